@@ -94,8 +94,6 @@ _SPECS = [
                 "a resource-based policy names a Lex V1 resource, which the current Lex V1 guide says has none"),
     FindingSpec("W_MISSING_VERSION", _W, "the policy has no `Version`: policy variables are literal text",
                 "MISSING_VERSION"),
-    FindingSpec("W_OLD_VERSION", _W, "`Version` is `2008-10-17`: policy variables are literal text",
-                "MISSING_VERSION"),
     FindingSpec("W_VARIABLE_WITHOUT_VERSION", _W, "a policy variable is literal text under this `Version`",
                 "POLICY_VARIABLE_WITHOUT_VERSION"),
     FindingSpec("W_DUPLICATE_SID", _W, "two statements share a `Sid`", "DUPLICATE_SID"),

@@ -201,6 +201,7 @@ class _Validator:
             if values is not None:
                 self.resources(values, f"{path}.{name}", name)
         self.security(st)
+        self.resource_types(st)
         self.conditions(st)
 
     def actions(self, values: tuple[str, ...], path: str, name: str) -> None:
@@ -254,6 +255,31 @@ class _Validator:
                     self.add("W_V1_RESOURCE_POLICY",
                              f"`{res}` is a Lex V1 resource: the Lex V1 guide says V1 has no resource-based policies; "
                              "lexauthz evaluates it as given", rpath)
+
+    def resource_types(self, st: Statement) -> None:
+        """Lex only: warn when no action of the statement takes a resource of the ARN's shape (SAR resource types).
+        Other services' ARN formats are matched only approximately by the catalog, so they are not checked."""
+        if not self.options.check_catalog or st.action is None or st.resource is None:
+            return
+        cat = self.catalog
+        infos = []
+        for a in st.action:
+            if a == "*" or "*" in a or "?" in a or not a.lower().startswith("lex:"):
+                return
+            info = cat.action(a)
+            if info is None or not info.resource_types:
+                return
+            infos.append(info)
+        takes = {rt.name for info in infos for rt in info.resource_types}
+        for i, res in enumerate(st.resource):
+            if res == "*" or "${" in res or _arn_problem(res) is not None or res.split(":", 5)[2] != "lex":
+                continue
+            shapes = cat.resource_types_for_arn(res)
+            if shapes and not any(t.name in takes for t in shapes):
+                names = ", ".join(sorted({t.name for t in shapes}))
+                self.add("W_RESOURCE_TYPE_MISMATCH",
+                         f"`{res}` is a {names} ARN, which none of the statement's actions takes "
+                         f"({', '.join(sorted(takes))})", f"{st.path}.Resource[{i}]")
 
     def security(self, st: Statement) -> None:
         if st.effect != "Allow":
