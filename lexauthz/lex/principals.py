@@ -129,8 +129,25 @@ def _unique_id(value: object, path: str) -> str | None:
     return value
 
 
+class _IamIdentity:
+    """What IAM users and roles share: the account and the name, read from the ARN."""
+
+    __slots__ = ()
+    arn: str
+
+    @property
+    def account(self) -> str:
+        """The account id."""
+        return self.arn.split(":")[4]
+
+    @property
+    def name(self) -> str:
+        """The user or role name (the last segment of the ARN)."""
+        return self.arn.rsplit("/", 1)[1]
+
+
 @dataclass(frozen=True, slots=True)
-class IamUser:
+class IamUser(_IamIdentity):
     """An IAM user: ARN, unique id (``AIDA...``), tags."""
 
     arn: str
@@ -141,19 +158,9 @@ class IamUser:
         if parse_principal_arn(self.arn, "$.arn").kind != "user":
             raise RequestError("E_INVALID_STORE", f"`{self.arn}` is not an IAM user ARN", "$.arn")
 
-    @property
-    def account(self) -> str:
-        """The user's account id."""
-        return self.arn.split(":")[4]
-
-    @property
-    def name(self) -> str:
-        """The user name (the last segment of the ARN)."""
-        return self.arn.rsplit("/", 1)[1]
-
 
 @dataclass(frozen=True, slots=True)
-class IamRole:
+class IamRole(_IamIdentity):
     """An IAM role: ARN (with its path), unique id (``AROA...``), tags."""
 
     arn: str
@@ -163,16 +170,6 @@ class IamRole:
     def __post_init__(self) -> None:
         if parse_principal_arn(self.arn, "$.arn").kind != "role":
             raise RequestError("E_INVALID_STORE", f"`{self.arn}` is not an IAM role ARN", "$.arn")
-
-    @property
-    def account(self) -> str:
-        """The role's account id."""
-        return self.arn.split(":")[4]
-
-    @property
-    def name(self) -> str:
-        """The role name (the last segment of the ARN)."""
-        return self.arn.rsplit("/", 1)[1]
 
     @property
     def service_linked(self) -> bool:

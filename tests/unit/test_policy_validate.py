@@ -132,7 +132,7 @@ def test_finding_fails_and_passes(code, bad, ptype, path, good):
 
 def test_every_registered_code_is_exercised():
     """Each code in the registry has a failing case here or in the parser's table."""
-    from tests.unit.test_policy_parser import FAILING
+    from test_policy_parser import FAILING
 
     exercised = {c[0] for c in CASES} | {c[0] for c in FAILING} | {"E_IO", "E_DOCUMENT_TOO_LARGE",
                                                                      "E_POLICY_TOO_LARGE", "W_POLICY_SIZE_NEAR_QUOTA"}
