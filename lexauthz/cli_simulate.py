@@ -47,6 +47,11 @@ def register(sub) -> None:
     s.add_argument("--session-policy", default=None, metavar="POLICY", help="a session policy (lexauthz addition)")
     s.add_argument("--scp", action="append", default=[], metavar="POLICY",
                    help="an SCP level, repeatable, from the organization root to the account (lexauthz addition)")
+    s.add_argument("--policy-source-arn", default=None, metavar="ARN",
+                   help="as `aws iam simulate-principal-policy`: take the identity policies and boundary of this user, "
+                        "role or role session from --account")
+    s.add_argument("--account", default=None, metavar="ACCOUNT.json",
+                   help="the account file --policy-source-arn reads (format: lexauthz/examples/README.md)")
     s.add_argument("--caller-arn", default=None, metavar="ARN",
                    help="the calling principal (default: a user in the resource owner's account)")
     s.add_argument("--resource-owner", default=None, metavar="ARN_OR_ACCOUNT",
@@ -195,9 +200,12 @@ def _simulate_custom(args) -> int:
 
     if not args.action_names:
         raise _InputError("--action-names is required (or --cases FILE)")
-    if not args.policy_input_list and not args.resource_policy:
-        raise _InputError("--policy-input-list or --resource-policy is required")
+    if not args.policy_input_list and not args.resource_policy and not args.policy_source_arn:
+        raise _InputError("--policy-input-list, --policy-source-arn or --resource-policy is required")
     identity, parsed = [], {}
+    source_boundary = None
+    if args.policy_source_arn:
+        identity, source_boundary = _source_policies(args, parsed)
     for i, p in enumerate(args.policy_input_list):
         named, parsed[f"PolicyInputList.{i + 1}"] = _policy(p, f"PolicyInputList.{i + 1}", "identity")
         identity.append(named)
@@ -210,6 +218,8 @@ def _simulate_custom(args) -> int:
             raise _InputError("--permissions-boundary-policy-input-list takes one policy")
         boundary, parsed["PermissionsBoundaryPolicyInputList.1"] = _policy(
             args.permissions_boundary_policy_input_list[0], "PermissionsBoundaryPolicyInputList.1", "permission_boundary")
+    if boundary is None:
+        boundary = source_boundary
     session = None
     if args.session_policy:
         session, parsed["SessionPolicy"] = _policy(args.session_policy, "SessionPolicy", "session")
@@ -228,7 +238,7 @@ def _simulate_custom(args) -> int:
         per_resource = []
         for arn in args.resource_arns:
             account = owner or _account_of(arn) or _account_of(args.caller_arn) or "123456789012"
-            caller = args.caller_arn or f"arn:aws:iam::{account}:user/SimulatedCaller"
+            caller = args.caller_arn or args.policy_source_arn or f"arn:aws:iam::{account}:user/SimulatedCaller"
             try:
                 req = Request(principal=caller, action=action, resource=arn, resource_account=account,
                               context=context)
@@ -250,6 +260,52 @@ def _simulate_custom(args) -> int:
             return EXIT_MISMATCH
     del Decision
     return EXIT_OK
+
+
+def _source_policies(args, parsed) -> tuple[list, Any]:
+    """simulate-principal-policy: the identity policies (own and groups') and the boundary of the source principal."""
+    from .demo import AccountPolicies
+    from .errors import RequestError
+    from .lex import load_account
+
+    if not args.account:
+        raise _InputError("--policy-source-arn needs --account ACCOUNT.json to read the principal's policies from")
+    try:
+        account = load_account(args.account)
+        names = account.identity_policy_names(args.policy_source_arn)
+        pb = account.permissions_boundary(args.policy_source_arn)
+    except RequestError as exc:
+        raise _InputError(str(exc)) from None
+    except OSError as exc:
+        raise _InputError(f"cannot read `{args.account}`: {(exc.strerror or str(exc)).lower()}") from None
+    store = account.principals
+    src = args.policy_source_arn
+    if store.user(src) is None and store.role(src) is None and store.session(src) is None:
+        raise _InputError(f"`{args.policy_source_arn}` is not a principal of `{args.account}` (NoSuchEntity)")
+    policies = AccountPolicies(account)
+    identity = []
+    for n in names:
+        named = policies.named(n, "identity")
+        if named.errors:
+            raise _InputError(f"identity policy `{n}` is invalid:\n" + "\n".join(f"  {f}" for f in named.errors),
+                              EXIT_INVALID)
+        identity.append(named)
+        parsed[n] = _parsed_text(account, n)
+    boundary = None
+    if pb is not None:
+        boundary = policies.named(pb[0], "permission_boundary")
+        parsed[pb[0]] = _parsed_text(account, pb[0])
+    return identity, boundary
+
+
+def _parsed_text(account, name):
+    from .policy import parse_policy
+
+    source = account.policy_files.get(name)
+    if source:
+        with open(source, "rb") as fh:
+            return parse_policy(fh.read(), source_name=name)
+    return parse_policy(account.policies[name], source_name=name)
 
 
 _SOURCE_TYPES = {"identity": "user", "resource": "resource", "permission_boundary": "none", "session": "none",

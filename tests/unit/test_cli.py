@@ -192,3 +192,24 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "lexauthz", "actions", "lex:PostT*"], capture_output=True,
                           text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.split() == ["lex:PostText"]
+
+
+def test_simulate_principal_policy_reads_the_account(capsys):
+    account = str(ROOT / "lexauthz" / "examples" / "account.json")
+    maria = "arn:aws:iam::111122223333:user/developers/maria"
+    code, out, _ = run(capsys, "simulate", "--policy-source-arn", maria, "--account", account,
+                       "--action-names", "lex:DeleteBotAlias", "--resource-arns", ALIAS, "--context-entries",
+                       "ContextKeyName=aws:ResourceTag/Environment,ContextKeyValues=Production,ContextKeyType=string")
+    res = json.loads(out)["EvaluationResults"][0]
+    # DenyProductionChanges (maria's own policy) denies changes to resources tagged Environment=Production
+    assert code == 0 and res["EvalDecision"] == "explicitDeny"
+    assert "DenyProductionChanges" in {m["SourcePolicyId"] for m in res["MatchedStatements"]}
+
+
+def test_simulate_principal_policy_unknown_principal(capsys):
+    account = str(ROOT / "lexauthz" / "examples" / "account.json")
+    code, _, err = run(capsys, "simulate", "--policy-source-arn", "arn:aws:iam::111122223333:user/nobody",
+                       "--account", account, "--action-names", "lex:GetBots")
+    assert code == 1 and "NoSuchEntity" in err
+    assert run(capsys, "simulate", "--policy-source-arn", "arn:aws:iam::111122223333:user/x",
+               "--action-names", "lex:GetBots")[0] == 1
