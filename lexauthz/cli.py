@@ -138,8 +138,14 @@ def _summary(results) -> dict:
 def _finding_json(f) -> dict:
     d = f.to_dict()
     spec = FINDINGS.get(f.code)
+    from .policy.positions import path_elements
+
     d["findingType"] = f.severity.value
     d["issueCode"] = spec.access_analyzer_code if spec and spec.access_analyzer_code else f.code
+    location: dict = {"path": path_elements(f.path)}
+    if f.line is not None:
+        location["span"] = {"start": {"line": f.line, "column": f.column}}
+    d["locations"] = [location]
     return d
 
 

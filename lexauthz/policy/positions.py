@@ -6,7 +6,7 @@ assumes the text is valid JSON (``json.loads`` accepted it) and never recurses, 
 """
 from __future__ import annotations
 
-__all__ = ["JsonPositions", "scan_positions", "join_path"]
+__all__ = ["JsonPositions", "scan_positions", "join_path", "path_elements"]
 
 _WS = " \t\n\r"
 
@@ -22,6 +22,39 @@ def join_path(parent: str, part: str | int) -> str:
         return f"{parent}.{part}"
     escaped = part.replace("\\", "\\\\").replace('"', '\\"')
     return f'{parent}["{escaped}"]'
+
+
+def path_elements(path: str) -> list[dict]:
+    """A JSON path as Access Analyzer's location path: ``$.Statement[0]["aws:SourceIp"]`` ->
+    ``[{"value": "Statement"}, {"index": 0}, {"value": "aws:SourceIp"}]``."""
+    out: list[dict] = []
+    i = 1 if path.startswith("$") else 0
+    n = len(path)
+    while i < n:
+        c = path[i]
+        if c == ".":
+            j = i + 1
+            while j < n and path[j] not in ".[":
+                j += 1
+            out.append({"value": path[i + 1 : j]})
+            i = j
+        elif path.startswith('["', i):
+            j = i + 2
+            buf = []
+            while j < n and path[j] != '"':
+                if path[j] == "\\" and j + 1 < n:
+                    j += 1
+                buf.append(path[j])
+                j += 1
+            out.append({"value": "".join(buf)})
+            i = j + 2
+        elif c == "[":
+            j = path.index("]", i)
+            out.append({"index": int(path[i + 1 : j])})
+            i = j + 1
+        else:
+            i += 1
+    return out
 
 
 class JsonPositions:

@@ -69,3 +69,14 @@ def test_parse_dump_parse_is_identity(policy):
 @given(policies())
 def test_dict_and_text_sources_agree(policy):
     assert parse_policy(policy).document == parse_policy(json.dumps(policy)).document
+
+
+@given(st.lists(st.one_of(st.integers(0, 99), st.text(min_size=1, max_size=8)), max_size=6))
+def test_json_paths_split_back_into_their_parts(parts):
+    """join_path and path_elements (the Access Analyzer location path) are inverse."""
+    from lexauthz.policy.positions import join_path, path_elements
+
+    path = "$"
+    for part in parts:
+        path = join_path(path, part)
+    assert path_elements(path) == [{"index": p} if isinstance(p, int) else {"value": p} for p in parts]
