@@ -30,6 +30,7 @@ from setuptools import Extension, setup
 # Add a module by adding a row; every module gets csrc/ and numpy's headers on its include path.
 EXTENSIONS = [
     ("lexauthz._glob", "lexauthz/_glob.pyx", ["lxa_glob.c"]),
+    ("lexauthz._engine", "lexauthz/_engine.pyx", ["lxa_glob.c", "lxa_bits.c"]),
 ]
 
 CSRC = "csrc"

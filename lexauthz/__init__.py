@@ -29,17 +29,33 @@ from .request import Context, Request
 
 __version__ = "0.1.0"
 
+# The compiled engine pulls in numpy and pyroaring: load it on first use, so that `import lexauthz` stays light.
+_LAZY = {"PolicySet": "engine", "Engine": "engine"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lexauthz' has no attribute '{name}'")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 __all__ = [
     "ApplicablePolicies",
     "CompileError",
     "Context",
     "Decision",
+    "Engine",
     "Finding",
     "LexAuthzError",
     "NamedPolicy",
     "PlanFormatError",
     "PolicyDocument",
     "PolicyParseError",
+    "PolicySet",
     "PolicyType",
     "PolicyValidationError",
     "Request",

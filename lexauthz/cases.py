@@ -43,7 +43,7 @@ from .request import Request
 __all__ = ["ENGINES", "iter_cases", "build_case", "evaluate_case", "run_case", "CaseResult"]
 
 #: The implementations :func:`run_case` can drive.
-ENGINES = ("reference",)
+ENGINES = ("reference", "compiled")
 
 #: The policy types of an answer line, in the corpus's order; a type that was not supplied is ``None``.
 _RESULT_TYPES = ("identity", "resource", "session", "permission_boundary", "scp")
@@ -150,6 +150,10 @@ def evaluate_case(case: Mapping, *, engine: str = "reference") -> CaseResult:
         request, policies = build_case(case)
     except RequestError as exc:
         return CaseResult(case.get("id"), None, exc)
+    if engine == "compiled":
+        from .engine import evaluate_applicable
+
+        return CaseResult(case.get("id"), evaluate_applicable(request, policies))
     from .reference import evaluate
 
     return CaseResult(case.get("id"), evaluate(request, policies))

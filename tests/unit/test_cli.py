@@ -213,3 +213,17 @@ def test_simulate_principal_policy_unknown_principal(capsys):
     assert code == 1 and "NoSuchEntity" in err
     assert run(capsys, "simulate", "--policy-source-arn", "arn:aws:iam::111122223333:user/x",
                "--action-names", "lex:GetBots")[0] == 1
+
+
+def test_simulate_cases_compiled_engine_gives_identical_output(capsys, tmp_path):
+    data = ROOT / "tests" / "conformance" / "data"
+    lines = [line for line in gzip.open(data / "cases-2.jsonl.gz", "rt")][:150]
+    src = tmp_path / "c.jsonl"
+    src.write_text("".join(lines))
+    outs = {}
+    for engine in ("reference", "compiled"):
+        out_file = tmp_path / f"{engine}.jsonl"
+        assert run(capsys, "simulate", "--cases", str(src), "--engine", engine, "-o", str(out_file))[0] == 0
+        outs[engine] = out_file.read_text()
+    assert outs["reference"] == outs["compiled"]
+    assert len(outs["reference"].splitlines()) == 150

@@ -1,0 +1,1589 @@
+# cython: language_level=3, binding=True, embedsignature=True
+"""The compiled engine's core: flattened index rows, compiled condition code and the decision kernel.
+
+Private: :mod:`lexauthz.engine` is the public facade, and the Python-facing documentation is in _engine.pyi.
+Nothing here imports :mod:`lexauthz.reference`: IAM's rules are implemented a second time, independently, and the
+differential tests compare the two.
+
+How a request is decided (the phases of :meth:`Core.run`):
+
+A. encode (GIL held, cached per distinct value): the caller and its layout become a *bundle* (the statements that
+   apply to it, and how resource policies name it); the action, the resource and the context each become an index
+   row, a dense bitset over statement ids.  Strings never seen at compile time are matched against every pattern
+   here, with the C wildcard matcher (csrc/lxa_glob.c), so they are never silently allowed or denied.
+B. intersect (GIL released): candidates = bundle & action row & resource row & tag row.  A request whose candidates
+   need no residual check (a condition the index could not decide, a Resource with policy variables) is decided by
+   the kernel `c_decide` right away.
+C. residual checks (GIL held): the compiled condition code runs once per candidate statement and distinct
+   (context, resource), only for statements that are candidates of some request.
+D. decide the rest (GIL released).
+
+NOTE: the residual condition code is Cython, but it works on Python objects: context values are read through the
+case-insensitive Context mapping, and numbers, dates, IP addresses and base-64 values are parsed with Python's
+decimal, ipaddress and base64 modules (policy values once at compile time, context values once per request and
+value).  That is why phase C holds the GIL; phases B and D never touch a Python object.
+"""
+
+cimport cython
+from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
+from libc.stdint cimport INT16_MAX, SIZE_MAX, int16_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+from lexauthz cimport _csrc
+
+import base64
+import binascii
+import ipaddress
+import re
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+
+from lexauthz.compile.principals import KIND_CODES, caller_info, not_principal_naming, principal_naming
+
+# Decision codes (lexauthz.decision.Decision).
+cdef enum:
+    DEF_IMPLICIT_DENY = 0
+    DEF_ALLOW = 1
+    DEF_EXPLICIT_DENY = 2
+    DEF_ERROR = 3
+
+cdef enum:
+    K_USER = 0
+    K_ROLE = 1
+    K_ASSUMED_ROLE = 2
+    K_FEDERATED_USER = 3
+    K_ROOT = 4
+    K_SERVICE = 5
+    K_OTHER = 6
+
+cdef enum:
+    T_IDENTITY = 0
+    T_RESOURCE = 1
+    T_BOUNDARY = 2
+    T_SESSION = 3
+    T_SCP = 4
+
+cdef enum:
+    E_ALLOW = 1
+    E_DENY = 2
+
+assert KIND_CODES == {"user": 0, "role": 1, "assumed-role": 2, "federated-user": 3, "root": 4, "service": 5,
+                      "other": 6}
+
+_U64 = np.uint64
+
+
+cdef inline object _zeros(Py_ssize_t nw):
+    return np.zeros(nw, dtype=_U64)
+
+
+cdef inline uint64_t *_ptr(object arr):
+    """Pointer to the data of a C-contiguous uint64 numpy array (kept alive by the caller)."""
+    cdef uint64_t[::1] mv = arr
+    return &mv[0]
+
+
+def _ids(bm):
+    """A pyroaring BitMap (or iterable of ints) as a contiguous uint32 array."""
+    return np.fromiter(bm, dtype=np.uint32)
+
+
+# =================================================================================================================
+# The decision kernel
+# =================================================================================================================
+
+# INVARIANT(deny-first): an applying Deny in any policy type decides before any Allow is looked at.
+cdef uint8_t c_decide(const uint64_t *matched, size_t nw, const uint8_t *stmt_type, const uint8_t *stmt_effect,
+                      const int16_t *stmt_level, const lxa_bundle_flags *flags, const uint64_t *rp_direct,
+                      const uint64_t *rp_role, const uint64_t *rp_named, int same_account) noexcept nogil:
+    cdef size_t s
+    cdef int id_allow = 0, b_allow = 0, s_allow = 0, direct = 0, role = 0, named = 0
+    cdef uint64_t levels = 0, want
+    cdef int t, kind = flags.kind
+    s = lxa_bits_next(matched, nw, 0)
+    while s != SIZE_MAX:
+        if stmt_effect[s] == E_DENY:
+            return DEF_EXPLICIT_DENY
+        t = stmt_type[s]
+        if t == T_IDENTITY:
+            id_allow = 1
+        elif t == T_RESOURCE:
+            named = named or lxa_bits_test(rp_named, s)
+            direct = direct or lxa_bits_test(rp_direct, s)
+            role = role or lxa_bits_test(rp_role, s)
+        elif t == T_BOUNDARY:
+            b_allow = 1
+        elif t == T_SESSION:
+            s_allow = 1
+        elif t == T_SCP:
+            if stmt_level[s] >= 0 and stmt_level[s] < 64:
+                levels |= (<uint64_t>1) << stmt_level[s]
+        s = lxa_bits_next(matched, nw, s + 1)
+    if kind == K_SERVICE:
+        return DEF_ALLOW if direct else DEF_IMPLICIT_DENY
+    if flags.scps_active:
+        want = (~(<uint64_t>0)) if flags.n_levels >= 64 else (((<uint64_t>1) << flags.n_levels) - 1)
+        if (levels & want) != want:
+            return DEF_IMPLICIT_DENY
+    cdef int b_ok = (not flags.boundary_active) or b_allow
+    cdef int s_ok = s_allow if flags.session_active else (kind != K_FEDERATED_USER)
+    cdef int identity_side = (kind == K_ROOT) or (id_allow and b_ok and s_ok)
+    if same_account:
+        if direct or (role and b_ok and s_ok) or identity_side:
+            return DEF_ALLOW
+        return DEF_IMPLICIT_DENY
+    return DEF_ALLOW if (identity_side and named) else DEF_IMPLICIT_DENY
+
+
+# =================================================================================================================
+# Wildcards: compiled C patterns for static text, a token matcher for patterns built per request
+# =================================================================================================================
+
+cdef class _GlobList:
+    """Compiled lxa_glob patterns (UTF-8, case-sensitive: case-insensitive callers lower both sides first)."""
+
+    cdef _csrc.lxa_glob **globs
+    cdef Py_ssize_t n
+
+    def __cinit__(self, list patterns):
+        cdef bytes b
+        cdef Py_ssize_t i
+        self.n = len(patterns)
+        self.globs = <_csrc.lxa_glob **>malloc((self.n + 1) * sizeof(_csrc.lxa_glob *))
+        if self.globs == NULL:
+            raise MemoryError()
+        memset(self.globs, 0, (self.n + 1) * sizeof(_csrc.lxa_glob *))
+        for i in range(self.n):
+            b = _utf8(patterns[i])
+            self.globs[i] = _csrc.lxa_glob_compile(b, len(b), 0)
+            if self.globs[i] == NULL:
+                raise MemoryError()
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.globs != NULL:
+            for i in range(self.n):
+                _csrc.lxa_glob_free(self.globs[i])
+            free(self.globs)
+
+    cdef inline bint exec(self, Py_ssize_t i, const char *t, size_t tlen) noexcept nogil:
+        return _csrc.lxa_glob_exec(self.globs[i], t, tlen) == 1
+
+    cdef list matching(self, bytes text):
+        """Indices of the patterns that match all of ``text``."""
+        cdef const char *t = text
+        cdef size_t tlen = len(text)
+        cdef Py_ssize_t i
+        cdef list out = []
+        for i in range(self.n):
+            if _csrc.lxa_glob_exec(self.globs[i], t, tlen) == 1:
+                out.append(i)
+        return out
+
+
+cdef inline bytes _utf8(str s):
+    return s.encode("utf-8", "surrogatepass")
+
+
+# Tokens of a pattern built per request: a code point, or one of these two wildcards.
+DEF TOK_ANY = -1
+DEF TOK_ONE = -2
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef bint _tok_match(list tokens, Py_ssize_t t0, Py_ssize_t t1, str text, Py_ssize_t x0, Py_ssize_t x1) except -1:
+    """Whether text[x0:x1] matches tokens[t0:t1]: `*` any run, `?` one code point, everything else itself.
+
+    Greedy with one backtrack point (the last `*`): O(len(text) * len(tokens)) at worst, never exponential.
+    """
+    cdef Py_ssize_t m = t1 - t0, n = x1 - x0, i = 0, j = 0, star = -1, mark = 0
+    cdef long *pat
+    cdef Py_ssize_t k
+    cdef long tk
+    cdef Py_UCS4 ch
+    cdef bint result
+    if m == 0:
+        return n == 0
+    pat = <long *>malloc(m * sizeof(long))
+    if pat == NULL:
+        raise MemoryError()
+    for k in range(m):
+        pat[k] = tokens[t0 + k]
+    try:
+        while i < n:
+            ch = PyUnicode_READ_CHAR(text, x0 + i)
+            if j < m and (pat[j] == TOK_ONE or (pat[j] >= 0 and <Py_UCS4>pat[j] == ch)):
+                i += 1
+                j += 1
+            elif j < m and pat[j] == TOK_ANY:
+                star = j
+                mark = i
+                j += 1
+            elif star >= 0:
+                j = star + 1
+                mark += 1
+                i = mark
+            else:
+                return False
+        while j < m and pat[j] == TOK_ANY:
+            j += 1
+        result = j == m
+        return result
+    finally:
+        free(pat)
+
+
+cdef list _tok_fields(list tokens):
+    """Split a token list at its first five literal `:` (never at a wildcard): [(start, end), ...]."""
+    cdef list out = []
+    cdef Py_ssize_t start = 0, k, n = len(tokens)
+    for k in range(n):
+        if len(out) < 5 and tokens[k] == 58:
+            out.append((start, k))
+            start = k + 1
+    out.append((start, n))
+    return out
+
+
+cdef list _text_tokens(str text):
+    """Tokens of text written in a policy: `*` and `?` are wildcards."""
+    cdef list out = []
+    cdef Py_UCS4 ch
+    for ch in text:
+        if ch == u'*':
+            out.append(TOK_ANY)
+        elif ch == u'?':
+            out.append(TOK_ONE)
+        else:
+            out.append(<long>ch)
+    return out
+
+
+cdef list _literal_tokens(str text):
+    cdef list out = []
+    cdef Py_UCS4 ch
+    for ch in text:
+        out.append(<long>ch)
+    return out
+
+
+# =================================================================================================================
+# Policy variables (IAM User Guide, "IAM policy elements: Variables and tags")
+# =================================================================================================================
+
+_SPECIAL = {"*": "*", "?": "?", "$": "$"}
+
+
+cdef object _variable_body(str body):
+    """``(key, default-or-None)`` when ``body`` (the inside of ``${...}``) is a variable, else ``None``.
+
+    A key, surrounded by optional whitespace, then optionally a comma and a single-quoted default; the key holds no
+    comma, quote or brace and does not start with whitespace.
+    """
+    cdef Py_ssize_t comma = body.find(",")
+    head = body if comma < 0 else body[:comma]
+    key = head.strip()
+    if not key or "'" in key:
+        return None
+    if comma < 0:
+        return (key, None)
+    tail = body[comma + 1:].strip()
+    if len(tail) >= 2 and tail[0] == "'" and tail[len(tail) - 1] == "'" and "'" not in tail[1:len(tail) - 1]:
+        return (key, tail[1:len(tail) - 1])
+    return None
+
+
+cdef list _template_pieces(str text):
+    """Split policy text into ("text", s), ("char", c) and ("var", key, default) pieces."""
+    cdef list pieces = []
+    cdef Py_ssize_t pos = 0, i, j, n = len(text)
+    i = text.find("${")
+    while i >= 0:
+        j = i + 2
+        while j < n and text[j] != "{" and text[j] != "}":
+            j += 1
+        if j < n and text[j] == "}":
+            body = text[i + 2:j]
+            if body in _SPECIAL:
+                piece = ("char", _SPECIAL[body])
+            else:
+                var = _variable_body(body)
+                piece = None if var is None else ("var", var[0], var[1])
+            if piece is not None:
+                if i > pos:
+                    pieces.append(("text", text[pos:i]))
+                pieces.append(piece)
+                pos = j + 1
+            i = text.find("${", j + 1)
+        else:
+            i = text.find("${", i + 1)
+    if pos < n:
+        pieces.append(("text", text[pos:]))
+    return pieces
+
+
+cdef class _Template:
+    """A policy value with its variables, resolved per request into tokens (wildcards) or plain text."""
+
+    cdef list pieces
+    cdef readonly tuple keys  # variable keys as written, first spelling per lower-cased key
+    cdef list static_tokens   # tokens when there is no variable (None otherwise)
+    cdef str static_text
+
+    def __cinit__(self, str text, bint enabled):
+        cdef list keys = []
+        seen = set()
+        self.pieces = _template_pieces(text) if enabled else [("text", text)]
+        for p in self.pieces:
+            if p[0] == "var" and p[1].lower() not in seen:
+                seen.add(p[1].lower())
+                keys.append(p[1])
+        self.keys = tuple(keys)
+        self.static_tokens = None
+        self.static_text = None
+        if not keys:
+            self.static_tokens = self._tokens(None)
+            self.static_text = self._text(None)
+
+    cdef list _tokens(self, ctx):
+        cdef list out = []
+        for p in self.pieces:
+            if p[0] == "text":
+                out.extend(_text_tokens(p[1]))
+            elif p[0] == "char":
+                out.extend(_literal_tokens(p[1]))
+            else:
+                v = _var_value(ctx, p[1], p[2])
+                if v is None:
+                    return None
+                out.extend(_literal_tokens(v))
+        return out
+
+    cdef str _text(self, ctx):
+        cdef list out = []
+        for p in self.pieces:
+            if p[0] == "var":
+                v = _var_value(ctx, p[1], p[2])
+                if v is None:
+                    return None
+                out.append(v)
+            else:
+                out.append(p[1])
+        return "".join(out)
+
+    cdef list tokens(self, ctx):
+        """Tokens with variables resolved from ``ctx``; ``None`` when a variable has no value."""
+        if self.static_tokens is not None:
+            return self.static_tokens
+        return self._tokens(ctx)
+
+    cdef str text(self, ctx):
+        if self.static_text is not None:
+            return self.static_text
+        return self._text(ctx)
+
+
+cdef inline object _var_value(ctx, str key, object default):
+    v = ctx.get(key) if ctx is not None else None
+    if type(v) is str:
+        return v
+    return default
+
+
+# =================================================================================================================
+# Condition operators (IAM User Guide, "IAM JSON policy elements: Condition operators")
+# =================================================================================================================
+
+cdef enum:
+    F_UNKNOWN = 0
+    F_STR_EQ = 1
+    F_STR_EQ_IC = 2
+    F_STR_LIKE = 3
+    F_NUM = 4
+    F_DATE = 5
+    F_BOOL = 6
+    F_BIN = 7
+    F_IP = 8
+    F_ARN = 9
+    F_NULL = 10
+
+cdef enum:
+    C_EQ = 0
+    C_LT = 1
+    C_LE = 2
+    C_GT = 3
+    C_GE = 4
+
+# base operator -> (family, comparison, negated)
+_OPERATORS = {
+    "StringEquals": (F_STR_EQ, C_EQ, False), "StringNotEquals": (F_STR_EQ, C_EQ, True),
+    "StringEqualsIgnoreCase": (F_STR_EQ_IC, C_EQ, False), "StringNotEqualsIgnoreCase": (F_STR_EQ_IC, C_EQ, True),
+    "StringLike": (F_STR_LIKE, C_EQ, False), "StringNotLike": (F_STR_LIKE, C_EQ, True),
+    "NumericEquals": (F_NUM, C_EQ, False), "NumericNotEquals": (F_NUM, C_EQ, True),
+    "NumericLessThan": (F_NUM, C_LT, False), "NumericLessThanEquals": (F_NUM, C_LE, False),
+    "NumericGreaterThan": (F_NUM, C_GT, False), "NumericGreaterThanEquals": (F_NUM, C_GE, False),
+    "DateEquals": (F_DATE, C_EQ, False), "DateNotEquals": (F_DATE, C_EQ, True),
+    "DateLessThan": (F_DATE, C_LT, False), "DateLessThanEquals": (F_DATE, C_LE, False),
+    "DateGreaterThan": (F_DATE, C_GT, False), "DateGreaterThanEquals": (F_DATE, C_GE, False),
+    "Bool": (F_BOOL, C_EQ, False),
+    "BinaryEquals": (F_BIN, C_EQ, False),
+    "IpAddress": (F_IP, C_EQ, False), "NotIpAddress": (F_IP, C_EQ, True),
+    "ArnEquals": (F_ARN, C_EQ, False), "ArnLike": (F_ARN, C_EQ, False),
+    "ArnNotEquals": (F_ARN, C_EQ, True), "ArnNotLike": (F_ARN, C_EQ, True),
+    "Null": (F_NULL, C_EQ, False),
+}
+
+
+cdef bint _digits(str s, Py_ssize_t *i, Py_ssize_t n):
+    """Advance i over decimal digits (Unicode category Nd); whether at least one was read."""
+    cdef Py_ssize_t start = i[0]
+    while i[0] < n and s[i[0]].isdecimal():
+        i[0] += 1
+    return i[0] > start
+
+
+cdef object _number(str s):
+    """An integer or decimal (``3600``, ``-1``, ``2.5``, ``.5``, ``5.``, ``1e3``) as an exact Decimal, else None."""
+    cdef Py_ssize_t i = 0, n = len(s)
+    cdef bint int_part, frac_part = False
+    if i < n and (s[i] == "+" or s[i] == "-"):
+        i += 1
+    int_part = _digits(s, &i, n)
+    if i < n and s[i] == ".":
+        i += 1
+        frac_part = _digits(s, &i, n)
+    if not int_part and not frac_part:
+        return None
+    if i < n and (s[i] == "e" or s[i] == "E"):
+        i += 1
+        if i < n and (s[i] == "+" or s[i] == "-"):
+            i += 1
+        if not _digits(s, &i, n):
+            return None
+    if i != n:
+        return None
+    try:
+        return Decimal(s)
+    except (InvalidOperation, ValueError):
+        return None
+
+
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})(?:-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?)?")
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+cdef long long _days_from_civil(long long y, long long m, long long d):
+    """Days since 1970-01-01 of a proleptic Gregorian date."""
+    y -= m <= 2
+    cdef long long era = (y if y >= 0 else y - 399) // 400
+    cdef long long yoe = y - era * 400
+    cdef long long mp = (m + 9) % 12
+    cdef long long doy = (153 * mp + 2) // 5 + d - 1
+    cdef long long doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+cdef object _instant(str s):
+    """Seconds since the epoch (exact Decimal) of an epoch number or a W3C ISO 8601 date, else None."""
+    cdef Py_ssize_t i = 0, n = len(s)
+    if i < n and (s[i] == "+" or s[i] == "-"):
+        i += 1
+    if _digits(s, &i, n):
+        if i == n:
+            return Decimal(s)
+        if s[i] == ".":
+            i += 1
+            if _digits(s, &i, n) and i == n:
+                return Decimal(s)
+    m = _ISO.fullmatch(s)
+    if m is None:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+    hour, minute, second = int(m.group(4) or 0), int(m.group(5) or 0), int(m.group(6) or 0)
+    if year < 1 or not 1 <= month <= 12 or hour > 23 or minute > 59 or second > 59:
+        return None
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if day < 1 or day > _MONTH_DAYS[month - 1] + (1 if (month == 2 and leap) else 0):
+        return None
+    offset = 0
+    zone = m.group(8)
+    if zone and zone not in ("Z", "z"):
+        digits = zone[1:].replace(":", "")
+        zh, zm = int(digits[:2]), int(digits[2:])
+        if zh > 23 or zm > 59:
+            return None
+        offset = (zh * 3600 + zm * 60) * (1 if zone[0] == "+" else -1)
+    secs = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    out = Decimal(secs)
+    if m.group(7):
+        out += Decimal("0" + m.group(7))
+    return out
+
+
+cdef object _b64(str s):
+    try:
+        return base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+cdef object _network(str s):
+    try:
+        return ipaddress.ip_network(s, strict=False)
+    except ValueError:
+        return None
+
+
+cdef object _address(str s):
+    try:
+        return ipaddress.ip_address(s)
+    except ValueError:
+        return None
+
+
+cdef inline bint _cmp(int c, object a, object b):
+    if c == C_EQ:
+        return a == b
+    if c == C_LT:
+        return a < b
+    if c == C_LE:
+        return a <= b
+    if c == C_GT:
+        return a > b
+    return a >= b
+
+
+# One comparison of a context value with a policy value: 1 true, 0 false, -1 not comparable (never a match, and it
+# defeats a negated operator too).
+cdef class _Clause:
+    """One compiled ``operator: {key: values}`` clause."""
+
+    cdef int fam, comparison, qualifier
+    cdef bint negated, if_exists, unknown
+    cdef readonly str key
+    cdef list templates  # String*, Arn*, Bool: one _Template per value
+    cdef list parsed     # Numeric*, Date*, BinaryEquals, IpAddress: parsed policy values (None: not comparable)
+    cdef bint null_true, null_false
+
+    def __cinit__(self, clause, bint variables_enabled):
+        spec = _OPERATORS.get(clause.base)
+        self.key = clause.key_lower
+        self.if_exists = clause.if_exists
+        self.unknown = spec is None or (clause.base == "Null" and clause.if_exists)
+        self.qualifier = {None: 0, "ForAnyValue": 1, "ForAllValues": 2}.get(clause.qualifier, 3)
+        self.fam, self.comparison, self.negated = spec if spec is not None else (F_UNKNOWN, C_EQ, False)
+        self.templates = []
+        self.parsed = []
+        if self.fam in (F_STR_EQ, F_STR_EQ_IC, F_STR_LIKE, F_ARN, F_BOOL):
+            self.templates = [_Template(v, variables_enabled) for v in clause.values]
+        elif self.fam == F_NUM:
+            self.parsed = [_number(v) for v in clause.values]
+        elif self.fam == F_DATE:
+            self.parsed = [_instant(v) for v in clause.values]
+        elif self.fam == F_BIN:
+            self.parsed = [_b64(v) for v in clause.values]
+        elif self.fam == F_IP:
+            self.parsed = [_network(v) for v in clause.values]
+        elif self.fam == F_NULL:
+            lowered = [v.lower() for v in clause.values]
+            self.null_true = "true" in lowered
+            self.null_false = "false" in lowered
+
+
+cdef class _Env:
+    """The request context plus per-request caches of parsed context values."""
+
+    cdef readonly object ctx
+    cdef dict numbers, instants, addresses, binaries
+
+    def __cinit__(self, ctx):
+        self.ctx = ctx
+        self.numbers = {}
+        self.instants = {}
+        self.addresses = {}
+        self.binaries = {}
+
+
+cdef int _compare_value(_Clause c, str cv, object pv, _Env env) except -2:
+    """Compare one context value with one policy value for clause ``c``'s family (positive form)."""
+    cdef list toks
+    cdef list cf
+    cdef list pf
+    cdef Py_ssize_t k
+    if c.fam == F_STR_EQ:
+        t = (<_Template>pv).text(env.ctx)
+        if t is None:
+            return 0
+        return 1 if cv == t else 0
+    if c.fam == F_STR_EQ_IC:
+        t = (<_Template>pv).text(env.ctx)
+        if t is None:
+            return 0
+        return 1 if cv.lower() == t.lower() else 0
+    if c.fam == F_STR_LIKE:
+        toks = (<_Template>pv).tokens(env.ctx)
+        if toks is None:
+            return 0
+        return 1 if _tok_match(toks, 0, len(toks), cv, 0, len(cv)) else 0
+    if c.fam == F_BOOL:
+        t = (<_Template>pv).text(env.ctx)
+        if t is None:
+            return 0
+        a, b = cv.lower(), t.lower()
+        if (a != "true" and a != "false") or (b != "true" and b != "false"):
+            return -1
+        return 1 if a == b else 0
+    if c.fam == F_ARN:
+        toks = (<_Template>pv).tokens(env.ctx)
+        if toks is None:
+            return 0
+        return _arn_like(cv, toks)
+    if pv is None:
+        return -1
+    if c.fam == F_NUM:
+        x = env.numbers.get(cv, env)
+        if x is env:
+            x = env.numbers[cv] = _number(cv)
+        if x is None:
+            return -1
+        return 1 if _cmp(c.comparison, x, pv) else 0
+    if c.fam == F_DATE:
+        x = env.instants.get(cv, env)
+        if x is env:
+            x = env.instants[cv] = _instant(cv)
+        if x is None:
+            return -1
+        return 1 if _cmp(c.comparison, x, pv) else 0
+    if c.fam == F_BIN:
+        x = env.binaries.get(cv, env)
+        if x is env:
+            x = env.binaries[cv] = _b64(cv)
+        if x is None:
+            return -1
+        return 1 if x == pv else 0
+    if c.fam == F_IP:
+        x = env.addresses.get(cv, env)
+        if x is env:
+            x = env.addresses[cv] = _address(cv)
+        if x is None:
+            return -1
+        if x.version != pv.version:
+            return 0
+        return 1 if x in pv else 0
+    return -1
+
+
+cdef int _arn_like(str cv, list toks) except -2:
+    """ArnLike/ArnEquals: the six colon-separated fields compared one by one; -1 when either side is no ARN."""
+    cf = cv.split(":", 5)
+    cdef list pf = _tok_fields(toks)
+    if len(cf) != 6 or len(pf) != 6:
+        return -1
+    if cf[0] != "arn" or not _tok_match(toks, pf[0][0], pf[0][1], "arn", 0, 3):
+        return -1
+    cdef Py_ssize_t k
+    for k in range(6):
+        field = cf[k]
+        if not _tok_match(toks, pf[k][0], pf[k][1], field, 0, len(field)):
+            return 0
+    return 1
+
+
+cdef bint _clause_check(_Clause c, _Env env) except -1:
+    """Whether clause ``c`` matches: the missing-key, set-qualifier and multivalued rules, then the values."""
+    if c.unknown:
+        return False
+    value = env.ctx.get(c.key)
+    if c.fam == F_NULL:
+        if value is None or (type(value) is tuple and len(value) == 0):
+            return c.null_true
+        return c.null_false
+    if value is None:
+        if c.if_exists or c.qualifier == 2:
+            return True
+        if c.qualifier == 1:
+            return False
+        return c.negated
+    if c.qualifier == 3:
+        return False
+    cdef list pvs = c.templates if c.templates else c.parsed
+    if c.qualifier == 1:
+        for v in (value if type(value) is tuple else (value,)):
+            if _value_check(c, v, pvs, env):
+                return True
+        return False
+    if c.qualifier == 2:
+        for v in (value if type(value) is tuple else (value,)):
+            if not _value_check(c, v, pvs, env):
+                return False
+        return True
+    if type(value) is tuple:
+        return False  # a single-valued operator on a multivalued key never matches
+    return _value_check(c, value, pvs, env)
+
+
+cdef bint _value_check(_Clause c, str cv, list pvs, _Env env) except -1:
+    """One context value against every policy value: OR; NOR (every comparison false) for a negated operator."""
+    if c.negated:
+        for pv in pvs:
+            if _compare_value(c, cv, pv, env) != 0:
+                return False
+        return True
+    for pv in pvs:
+        if _compare_value(c, cv, pv, env) == 1:
+            return True
+    return False
+
+
+# =================================================================================================================
+# Resources with policy variables (matched per request)
+# =================================================================================================================
+
+cdef int _arn_matches(list toks, str arn) except -2:
+    """Whether an ARN pattern (as tokens) matches ``arn``: five fields one by one, the resource part as a whole; a
+    shorter pattern must end with `*`, which covers the rest of the ARN."""
+    fields = arn.split(":", 5)
+    if len(fields) != 6:
+        return 0
+    cdef list pf = _tok_fields(toks)
+    cdef Py_ssize_t k, nf = len(pf), head, start
+    if nf == 6:
+        for k in range(6):
+            f = fields[k]
+            if not _tok_match(toks, pf[k][0], pf[k][1], f, 0, len(f)):
+                return 0
+        return 1
+    last = pf[nf - 1]
+    if last[1] <= last[0] or toks[last[1] - 1] != TOK_ANY:
+        return 0
+    head = nf - 1
+    for k in range(head):
+        f = fields[k]
+        if not _tok_match(toks, pf[k][0], pf[k][1], f, 0, len(f)):
+            return 0
+    rest = ":".join(fields[head:])
+    return 1 if _tok_match(toks, last[0], last[1], rest, 0, len(rest)) else 0
+
+
+cdef tuple _resource_portion(str value):
+    """``(head, resource part)``: ``value`` cut after its fifth colon, not counting colons inside ``${...}``.
+
+    Policy variables are resolved in the resource part only ("You can use a policy variable in the Resource element,
+    but only in the resource portion of the ARN ... after the fifth colon"); the head is matched as written.
+    """
+    cdef Py_ssize_t i = 0, n = len(value), colons = 0, open_vars = 0
+    while i < n:
+        if value[i] == "$" and i + 1 < n and value[i + 1] == "{":
+            open_vars += 1
+            i += 2
+            continue
+        if value[i] == "}" and open_vars > 0:
+            open_vars -= 1
+        elif value[i] == ":" and open_vars == 0:
+            colons += 1
+            if colons == 5:
+                return value[:i + 1], value[i + 1:]
+        i += 1
+    return value, ""
+
+
+cdef class _DynResource:
+    """A Resource or NotResource element with policy variables (in a 2012-10-17 policy)."""
+
+    cdef bint negative
+    cdef list values     # raw text
+    cdef list heads      # tokens of the part before the fifth colon (variables stay literal text)
+    cdef list templates  # the resource part, variables resolved per request
+
+    def __cinit__(self, bint negative, tuple values, bint enabled):
+        self.negative = negative
+        self.values = list(values)
+        self.heads = []
+        self.templates = []
+        for v in values:
+            head, tail = _resource_portion(v) if "${" in v else (v, "")
+            self.heads.append(_text_tokens(head))
+            self.templates.append(_Template(tail, enabled))
+
+    cdef int value_match(self, Py_ssize_t i, str resource, ctx) except -2:
+        """1 match, 0 no match, -1 a variable without a value."""
+        if self.values[i] == "*":
+            return 1
+        if resource == "*":
+            return 0
+        toks = (<_Template>self.templates[i]).tokens(ctx)
+        if toks is None:
+            return -1
+        return _arn_matches(self.heads[i] + toks, resource)
+
+    cdef bint check(self, str resource, ctx, set missing) except -1:
+        cdef Py_ssize_t i
+        cdef int r
+        cdef bint hit = False, unresolved = False
+        for i in range(len(self.values)):
+            r = self.value_match(i, resource, ctx)
+            if r == -1:
+                unresolved = True
+                if missing is not None:
+                    for k in (<_Template>self.templates[i]).keys:
+                        if type(ctx.get(k)) is not str:
+                            missing.add(k)
+            elif r == 1:
+                hit = True
+        if self.negative:
+            return not (hit or unresolved)
+        return hit
+
+
+cdef class _Residual:
+    """Everything about one statement the index could not decide."""
+
+    cdef _DynResource dyn
+    cdef list clauses       # residual clauses (with the index on)
+    cdef list all_clauses   # every clause (with the index off)
+
+    cdef bint check(self, _Env env, str resource, bint use_index) except -1:
+        if self.dyn is not None and not self.dyn.check(resource, env.ctx, None):
+            return False
+        for c in (self.clauses if use_index else self.all_clauses):
+            if not _clause_check(<_Clause>c, env):
+                return False
+        return True
+
+
+# =================================================================================================================
+# Static ARN patterns (compiled C matchers per field)
+# =================================================================================================================
+
+cdef class _ArnTable:
+    """Static Resource patterns: `*`, or an ARN pattern cut into up to six fields, each a compiled C pattern."""
+
+    cdef _GlobList globs
+    cdef int *nfields   # 0 for `*` (matches everything), -1 for a short pattern that can match nothing
+    cdef int *first     # index of the pattern's first field in globs
+    cdef Py_ssize_t n
+
+    def __cinit__(self, list patterns):
+        cdef list flat = []
+        cdef Py_ssize_t i
+        self.n = len(patterns)
+        self.nfields = <int *>malloc((self.n + 1) * sizeof(int))
+        self.first = <int *>malloc((self.n + 1) * sizeof(int))
+        if self.nfields == NULL or self.first == NULL:
+            raise MemoryError()
+        for i in range(self.n):
+            p = patterns[i]
+            self.first[i] = len(flat)
+            if p == "*":
+                self.nfields[i] = 0
+                continue
+            fields = p.split(":", 5)
+            if len(fields) < 6 and not fields[len(fields) - 1].endswith("*"):
+                self.nfields[i] = -1
+                continue
+            self.nfields[i] = len(fields)
+            flat.extend(fields)
+        self.globs = _GlobList(flat)
+
+    def __dealloc__(self):
+        free(self.nfields)
+        free(self.first)
+
+    cdef list matching(self, str resource):
+        cdef list out = []
+        cdef bytes b
+        cdef const char *t
+        cdef size_t offs[7]
+        cdef size_t tlen, k
+        cdef Py_ssize_t i, f, nf, g
+        cdef int ncolon = 0
+        cdef bint ok
+        if resource == "*":
+            for i in range(self.n):
+                if self.nfields[i] == 0:
+                    out.append(i)
+            return out
+        b = _utf8(resource)
+        t = b
+        tlen = len(b)
+        offs[0] = 0
+        for k in range(tlen):
+            if ncolon < 5 and t[k] == b':':
+                ncolon += 1
+                offs[ncolon] = k + 1
+        for i in range(self.n):
+            nf = self.nfields[i]
+            if nf == 0:
+                out.append(i)
+                continue
+            if nf < 0 or ncolon < 5:
+                continue
+            offs[6] = tlen + 1
+            g = self.first[i]
+            ok = True
+            for f in range(nf):
+                if f == nf - 1:
+                    # the last field of the pattern takes the rest of the ARN (all of it for a 6-field pattern)
+                    ok = self.globs.exec(g + f, t + offs[f], tlen - offs[f])
+                else:
+                    ok = self.globs.exec(g + f, t + offs[f], offs[f + 1] - 1 - offs[f])
+                if not ok:
+                    break
+            if ok:
+                out.append(i)
+        return out
+
+
+# =================================================================================================================
+# Bundles: what applies to one caller under one layout
+# =================================================================================================================
+
+cdef class _Bundle:
+    """The statements of a layout that apply to a caller, and how the resource policy names it."""
+
+    cdef readonly object mask, missing_mask, rp_direct, rp_role, rp_named
+    cdef lxa_bundle_flags flags
+    cdef readonly object caller, layout, errors
+    cdef readonly dict labels      # resource-policy stmt id -> principal_match label
+    cdef readonly dict slot_pos    # slot id -> position in evaluation order
+    cdef readonly bint has_resource
+
+    @property
+    def kind(self):
+        return self.flags.kind
+
+    @property
+    def boundary_active(self):
+        return bool(self.flags.boundary_active)
+
+    @property
+    def session_active(self):
+        return bool(self.flags.session_active)
+
+    @property
+    def scps_active(self):
+        return bool(self.flags.scps_active)
+
+    @property
+    def n_levels(self):
+        return self.flags.n_levels
+
+
+# =================================================================================================================
+# Core
+# =================================================================================================================
+
+cdef class Core:
+    """The flattened, immutable index over a :class:`lexauthz.compile.plan.Plan`, and the per-request kernels."""
+
+    cdef readonly object plan
+    cdef readonly Py_ssize_t n_stmts, nw
+    cdef readonly bint use_index
+    cdef object _type_arr, _eff_arr, _lvl_arr
+    cdef _GlobList act_globs
+    cdef list act_pos, act_neg
+    cdef object not_action_all
+    cdef _ArnTable res_table
+    cdef list res_pos, res_neg
+    cdef object not_resource_all, dynamic_row, needs_row, all_row
+    cdef list residuals
+    cdef list tag_keys
+    cdef dict action_cache, resource_cache, bundle_cache
+    cdef Py_ssize_t cache_limit
+    cdef readonly Py_ssize_t index_bytes
+
+    def __cinit__(self, plan, bint use_index=True):
+        cdef Py_ssize_t n = plan.n_stmts, s
+        cdef _Residual r
+        self.plan = plan
+        self.use_index = use_index
+        self.n_stmts = n
+        self.nw = (n >> 6) + 1  # INVARIANT(tail-zero): one spare word, so every row is non-empty
+        self._type_arr = np.zeros(n + 1, dtype=np.uint8)
+        self._eff_arr = np.zeros(n + 1, dtype=np.uint8)
+        self._lvl_arr = np.full(n + 1, -1, dtype=np.int16)
+        type_codes = {"identity": 0, "resource": 1, "permission_boundary": 2, "session": 3, "scp": 4}
+        self.residuals = [None] * n
+        needs = []
+        for info in plan.statements:
+            s = info.id
+            slot = plan.slots[info.slot]
+            self._type_arr[s] = type_codes[slot.policy_type]
+            # NOTE: any Effect other than `Allow` counts as a deny, as in the reference (such a policy has an ERROR
+            # finding and is refused before evaluation anyway).
+            self._eff_arr[s] = E_ALLOW if info.statement.effect == "Allow" else E_DENY
+            if slot.level is not None:
+                if slot.level > INT16_MAX:
+                    raise ValueError("too many SCP levels")
+                self._lvl_arr[s] = slot.level
+            st = info.statement
+            if info.dynamic_resource or st.condition:
+                r = _Residual()
+                if info.dynamic_resource:
+                    neg = st.resource is None
+                    r.dyn = _DynResource(neg, st.not_resource if neg else st.resource, info.variables_enabled)
+                r.all_clauses = [_Clause(c, info.variables_enabled) for c in st.condition]
+                r.clauses = [r.all_clauses[i] for i in range(len(st.condition)) if i not in info.indexed_clauses]
+                self.residuals[s] = r
+                if info.dynamic_resource or (r.clauses if use_index else r.all_clauses):
+                    needs.append(s)
+        self.all_row = self._row(range(n))
+        self.needs_row = self._row(needs)
+        # Actions: lower-cased patterns, matched against the lower-cased action.
+        act_patterns = list(plan.action_pos.keys() | plan.action_neg.keys())
+        act_patterns.sort()
+        self.act_globs = _GlobList(act_patterns)
+        self.act_pos = [_ids(plan.action_pos.get(p, ())) for p in act_patterns]
+        self.act_neg = [_ids(plan.action_neg.get(p, ())) for p in act_patterns]
+        self.not_action_all = self._row(plan.not_action_all)
+        # Resources.
+        res_patterns = list(plan.resource_pos.keys() | plan.resource_neg.keys())
+        res_patterns.sort()
+        self.res_table = _ArnTable(res_patterns)
+        self.res_pos = [_ids(plan.resource_pos.get(p, ())) for p in res_patterns]
+        self.res_neg = [_ids(plan.resource_neg.get(p, ())) for p in res_patterns]
+        self.not_resource_all = self._row(plan.not_resource_all)
+        self.dynamic_row = self._row(plan.dynamic_resource)
+        # Tag index: (key, constrained row, {value: ids}, like globs, [ids per like pattern]).
+        self.tag_keys = []
+        if use_index:
+            for key in sorted(plan.tag_index):
+                t = plan.tag_index[key]
+                likes = sorted(t.like)
+                self.tag_keys.append((key, self._row(t.constrained), {v: _ids(b) for v, b in t.eq.items()},
+                                      _GlobList(likes), [_ids(t.like[p]) for p in likes]))
+        self.action_cache = {}
+        self.resource_cache = {}
+        self.bundle_cache = {}
+        # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
+        self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
+        # Rows for strings seen at compile time, built with pyroaring (the same answer as the on-demand path).
+        if use_index:
+            for a in plan.seen_actions:
+                self.action_cache[a] = self._roaring_row(self.act_globs.matching(_utf8(a)), plan.action_pos,
+                                                         plan.action_neg, plan.not_action_all, act_patterns, None)
+            for res in plan.seen_resources:
+                self.resource_cache[res] = self._roaring_row(self.res_table.matching(res), plan.resource_pos,
+                                                           plan.resource_neg, plan.not_resource_all, res_patterns,
+                                                           plan.dynamic_resource)
+        self.index_bytes = self._measure()
+
+    cdef object _row(self, ids):
+        row = _zeros(self.nw)
+        cdef uint32_t[::1] a = np.fromiter(ids, dtype=np.uint32) if not isinstance(ids, np.ndarray) else ids
+        if a.shape[0]:
+            lxa_bits_set_many(_ptr(row), &a[0], a.shape[0])
+        return row
+
+    def _roaring_row(self, list matched, dict pos, dict neg, base_neg, list patterns, extra):
+        from pyroaring import BitMap
+        hit = BitMap()
+        excluded = BitMap()
+        for i in matched:
+            p = patterns[i]
+            if p in pos:
+                hit |= pos[p]
+            if p in neg:
+                excluded |= neg[p]
+        hit |= (base_neg - excluded)
+        if extra is not None:
+            hit |= extra
+        return self._row(np.fromiter(hit, dtype=np.uint32, count=len(hit)))
+
+    cdef Py_ssize_t _measure(self):
+        total = 0
+        for arr in (self._type_arr, self._eff_arr, self._lvl_arr, self.all_row, self.needs_row,
+                    self.not_action_all, self.not_resource_all, self.dynamic_row):
+            total += arr.nbytes
+        for lst in (self.act_pos, self.act_neg, self.res_pos, self.res_neg):
+            for arr in lst:
+                total += arr.nbytes
+        for key, row, eq, likes, like_ids in self.tag_keys:
+            total += row.nbytes + sum(a.nbytes for a in eq.values()) + sum(a.nbytes for a in like_ids)
+        total += sum(r.nbytes for r in self.action_cache.values())
+        total += sum(r.nbytes for r in self.resource_cache.values())
+        return total
+
+    # -- rows ----------------------------------------------------------------------------------------------------
+
+    cdef object _table_row(self, list matched, list pos, list neg, base_neg, extra):
+        row = base_neg.copy()
+        cdef uint64_t *w = _ptr(row)
+        cdef uint32_t[::1] a
+        cdef Py_ssize_t i
+        for i in matched:
+            a = neg[i]
+            if a.shape[0]:
+                lxa_bits_clear_many(w, &a[0], a.shape[0])
+        for i in matched:
+            a = pos[i]
+            if a.shape[0]:
+                lxa_bits_set_many(w, &a[0], a.shape[0])
+        if extra is not None:
+            lxa_bits_or_inplace(w, _ptr(extra), self.nw)
+        return row
+
+    def action_row(self, str action):
+        """Statements whose Action/NotAction covers ``action`` (matched case-insensitively)."""
+        low = action.lower()
+        row = self.action_cache.get(low) if self.use_index else None
+        if row is None:
+            row = self._table_row(self.act_globs.matching(_utf8(low)), self.act_pos, self.act_neg,
+                                  self.not_action_all, None)
+            if self.use_index:
+                if len(self.action_cache) > self.cache_limit:
+                    self.action_cache.clear()
+                self.action_cache[low] = row
+        return row
+
+    def resource_row(self, str resource):
+        """Statements whose static Resource/NotResource covers ``resource``, plus every statement whose Resource has
+        policy variables (checked per request)."""
+        row = self.resource_cache.get(resource) if self.use_index else None
+        if row is None:
+            row = self._table_row(self.res_table.matching(resource), self.res_pos, self.res_neg,
+                                  self.not_resource_all, self.dynamic_row)
+            if self.use_index:
+                if len(self.resource_cache) > self.cache_limit:
+                    self.resource_cache.clear()
+                self.resource_cache[resource] = row
+        return row
+
+    def tag_row(self, ctx):
+        """Statements not ruled out by an indexed tag condition, for context ``ctx``."""
+        row = self.all_row.copy()
+        if not self.use_index:
+            return row
+        cdef uint64_t *w = _ptr(row)
+        cdef uint64_t *c
+        cdef uint32_t[::1] a
+        cdef bytes b
+        cdef _GlobList likes
+        cdef Py_ssize_t i
+        for key, constrained, eq, likes_obj, like_ids in self.tag_keys:
+            likes = likes_obj
+            passed = _zeros(self.nw)
+            c = _ptr(passed)
+            v = ctx.get(key)
+            if type(v) is str:
+                ids = eq.get(v)
+                if ids is not None:
+                    a = ids
+                    lxa_bits_set_many(c, &a[0], a.shape[0])
+                if likes.n:
+                    b = _utf8(v)
+                    for i in likes.matching(b):
+                        a = like_ids[i]
+                        lxa_bits_set_many(c, &a[0], a.shape[0])
+            # row &= ~(constrained & ~passed)
+            excluded = constrained.copy()
+            lxa_bits_andnot_inplace(_ptr(excluded), c, self.nw)
+            lxa_bits_andnot_inplace(w, _ptr(excluded), self.nw)
+        return row
+
+    def bundle(self, str principal, layout):
+        """The :class:`_Bundle` of ``principal`` under ``layout`` (cached)."""
+        key = (principal, layout)
+        b = self.bundle_cache.get(key)
+        if b is None:
+            b = self._make_bundle(principal, layout)
+            if len(self.bundle_cache) > self.cache_limit:
+                self.bundle_cache.clear()
+            self.bundle_cache[key] = b
+        return b
+
+    cdef _Bundle _make_bundle(self, str principal, layout):
+        cdef _Bundle b = _Bundle()
+        plan = self.plan
+        c = caller_info(principal)
+        kind = KIND_CODES[c.kind]
+        b.caller = c
+        b.layout = layout
+        errors = []
+        for sid in layout.slot_ids():
+            errors.extend(plan.slots[sid].policy.errors)
+        b.errors = tuple(errors)
+        b.flags.kind = kind
+        b.flags.boundary_active = layout.permissions_boundary is not None and kind not in (K_ROOT, K_SERVICE)
+        b.flags.session_active = layout.session is not None and kind in (K_ROLE, K_ASSUMED_ROLE, K_FEDERATED_USER)
+        b.flags.scps_active = bool(layout.scps) and kind != K_SERVICE
+        n_levels = len(layout.scps) if b.flags.scps_active else 0
+        if n_levels > 64:
+            raise ValueError("more than 64 SCP levels")
+        b.flags.n_levels = n_levels
+        b.has_resource = layout.resource is not None
+        b.slot_pos = {}
+        for pos, sid in enumerate(layout.slot_ids()):
+            b.slot_pos.setdefault(sid, pos)
+        mask_ids, missing_ids, direct, role, named = [], [], [], [], []
+        b.labels = {}
+        slot_ids = self._slot_range
+
+        for sid in layout.identity:
+            mask_ids.extend(slot_ids(sid))
+            missing_ids.extend(slot_ids(sid))
+        if layout.resource is not None:
+            has_boundary = layout.permissions_boundary is not None
+            for s in slot_ids(layout.resource):
+                st = plan.statements[s].statement
+                if st.principal is not None:
+                    n = principal_naming(st.principal, c)
+                elif st.not_principal is not None:
+                    n = not_principal_naming(st.not_principal, c, st.effect, has_boundary)
+                else:
+                    n = None
+                if n is None:
+                    continue
+                mask_ids.append(s)
+                missing_ids.append(s)
+                b.labels[s] = n[0]
+                named.append(s)
+                if n[1] in ("everyone", "principal", "service"):
+                    direct.append(s)
+                elif n[1] == "role":
+                    role.append(s)
+        if b.flags.boundary_active:
+            mask_ids.extend(slot_ids(layout.permissions_boundary))
+            missing_ids.extend(slot_ids(layout.permissions_boundary))
+        if b.flags.session_active:
+            mask_ids.extend(slot_ids(layout.session))
+            missing_ids.extend(slot_ids(layout.session))
+        if b.flags.scps_active:
+            for lv, level in enumerate(layout.scps):
+                for sid in level:
+                    if plan.slots[sid].level != lv:
+                        raise ValueError(f"SCP slot {sid} is at level {plan.slots[sid].level}, not {lv}")
+                    mask_ids.extend(slot_ids(sid))
+        b.mask = self._row(mask_ids)
+        b.missing_mask = self._row(missing_ids)
+        b.rp_direct = self._row(direct)
+        b.rp_role = self._row(role)
+        b.rp_named = self._row(named)
+        return b
+
+    def _slot_range(self, sid):
+        slot = self.plan.slots[sid]
+        return range(slot.first, slot.first + slot.count)
+
+    # -- encoding (phase A) -------------------------------------------------------------------------------------
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def encode(self, resolver, list principals, list actions, list resources, contexts, accounts,
+               Py_ssize_t start, Py_ssize_t stop, bint want_rows=False):
+        """Encode rows ``start:stop`` of checked columns into the arguments of :meth:`run` (phase A).
+
+        ``resolver`` gives each row's layout and the tags that enrich its context.  Each distinct principal and
+        layout, action, resource and (context, tags) is encoded once.  Returns ``(args, rows)``; ``rows`` (when
+        ``want_rows``) holds ``(bundle, action row, resource row, resource, env)`` per row.
+        """
+        cdef Py_ssize_t n = stop - start, i, j
+        cdef list bundles = [], a_rows = [], r_rows = [], t_rows = [], keys = [], rows = []
+        cdef dict b_map = {}, a_map = {}, r_map = {}, env_map = {}, k_map = {}, ctx_by_id = {}
+        b_arr = np.empty(n, dtype=np.uint32)
+        a_arr = np.empty(n, dtype=np.uint32)
+        r_arr = np.empty(n, dtype=np.uint32)
+        t_arr = np.empty(n, dtype=np.uint32)
+        k_arr = np.empty(n, dtype=np.uint32)
+        same_arr = np.empty(n, dtype=np.uint8)
+        cdef uint32_t[::1] b_idx = b_arr, a_idx = a_arr, r_idx = r_arr, t_idx = t_arr, k_idx = k_arr
+        cdef uint8_t[::1] same = same_arr
+        cdef uint32_t bi, ai, ri, ki
+        cdef _Bundle bundle
+        layout_of = resolver.layout
+        tags_of = resolver.tags
+        from lexauthz.request import Context
+        from lexauthz.errors import RequestError
+        for j in range(n):
+            i = start + j
+            p = principals[i]
+            a = actions[i]
+            r = resources[i]
+            raw = contexts[i] if contexts is not None else None
+            ctx = ctx_by_id.get(id(raw))
+            if ctx is None:
+                if isinstance(raw, Context):
+                    ctx = raw
+                elif raw is None:
+                    ctx = Context()
+                else:
+                    ctx = Context(raw, path=f"$[{i}].context")
+                ctx_by_id[id(raw)] = ctx
+            acct = accounts[i] if accounts is not None else None
+            if acct is not None and type(acct) is not str:
+                raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
+                                   f"$[{i}].resource_account")
+            layout = layout_of(p, r)
+            bkey = (p, layout)
+            hit = b_map.get(bkey)
+            if hit is None:
+                bi = len(bundles)
+                b_map[bkey] = bi
+                bundles.append(self.bundle(p, layout))
+            else:
+                bi = hit
+            b_idx[j] = bi
+            hit = a_map.get(a)
+            if hit is None:
+                ai = len(a_rows)
+                a_map[a] = ai
+                a_rows.append(self.action_row(a))
+            else:
+                ai = hit
+            a_idx[j] = ai
+            hit = r_map.get(r)
+            if hit is None:
+                ri = len(r_rows)
+                r_map[r] = ri
+                r_rows.append(self.resource_row(r))
+            else:
+                ri = hit
+            r_idx[j] = ri
+            tags = tags_of(p, r)
+            ekey = (ctx, tags)
+            env = env_map.get(ekey)
+            if env is None:
+                full = ctx
+                if tags:
+                    data = ctx.to_dict()
+                    for k, v in tags:
+                        if k not in ctx:
+                            data[k] = v
+                    full = Context(data)
+                env = (_Env(full), len(t_rows))
+                env_map[ekey] = env
+                t_rows.append(self.tag_row(full))
+            t_idx[j] = env[1]
+            kkey = (env[1], r)
+            hit = k_map.get(kkey)
+            if hit is None:
+                ki = len(keys)
+                k_map[kkey] = ki
+                keys.append((env[0], r))
+            else:
+                ki = hit
+            k_idx[j] = ki
+            bundle = bundles[bi]
+            caller_acct = bundle.caller.account
+            if acct:
+                owner = acct
+            elif r.startswith("arn:"):
+                owner = r.split(":", 5)[4] or None
+            else:
+                owner = None
+            # A resource that names no account (`*`) is in the caller's own account.
+            same[j] = 1 if (caller_acct is not None and (owner is None or caller_acct == owner)) else 0
+            if want_rows:
+                rows.append((bundle, a_rows[ai], r_rows[ri], r, env[0]))
+        A = np.stack(a_rows) if a_rows else np.zeros((1, self.nw), np.uint64)
+        R = np.stack(r_rows) if r_rows else np.zeros((1, self.nw), np.uint64)
+        T = np.stack(t_rows) if t_rows else np.zeros((1, self.nw), np.uint64)
+        return (bundles, b_arr, A, a_arr, R, r_arr, T, t_arr, keys, k_arr, same_arr), rows
+
+    # -- the batch kernel ------------------------------------------------------------------------------------------
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def run(self, list bundles, const uint32_t[::1] b_idx, a_rows, const uint32_t[::1] a_idx, r_rows,
+            const uint32_t[::1] r_idx, t_rows, const uint32_t[::1] t_idx, list keys, const uint32_t[::1] k_idx,
+            const uint8_t[::1] same, uint8_t[::1] out, matched_out=None):
+        """Decide ``len(out)`` encoded requests (phases B-D of the module docstring).
+
+        Row ``i`` uses bundle ``bundles[b_idx[i]]``, action row ``a_rows[a_idx[i]]``, resource row
+        ``r_rows[r_idx[i]]``, tag row ``t_rows[t_idx[i]]`` and residual key ``keys[k_idx[i]]`` (an ``(_Env,
+        resource)`` pair).  ``matched_out``, if given, is an ``(n, nw)`` uint64 array that receives each row's
+        matched statements.
+        """
+        cdef Py_ssize_t n = out.shape[0], nw = self.nw, i, nb = len(bundles), nk = len(keys)
+        cdef Py_ssize_t s
+        if not (b_idx.shape[0] == n and a_idx.shape[0] == n and r_idx.shape[0] == n and t_idx.shape[0] == n
+                and k_idx.shape[0] == n and same.shape[0] == n):
+            raise ValueError("column lengths differ")
+        if n == 0:
+            return
+        cdef const uint64_t[:, ::1] A = a_rows
+        cdef const uint64_t[:, ::1] R = r_rows
+        cdef const uint64_t[:, ::1] T = t_rows
+        cdef uint64_t[:, ::1] M
+        cdef bint want_matched = matched_out is not None
+        if want_matched:
+            M = matched_out
+        else:
+            M = np.zeros((1, nw), dtype=_U64)
+        # Bundle tables.
+        bm_arr = np.zeros((nb, nw), dtype=_U64)
+        bd_arr = np.zeros((nb, nw), dtype=_U64)
+        br_arr = np.zeros((nb, nw), dtype=_U64)
+        bn_arr = np.zeros((nb, nw), dtype=_U64)
+        bf_arr = np.zeros((nb, 5), dtype=np.int32)
+        berr_arr = np.zeros(nb, dtype=np.uint8)
+        cdef _Bundle bb
+        for i in range(nb):
+            bb = bundles[i]
+            bm_arr[i] = bb.mask
+            bd_arr[i] = bb.rp_direct
+            br_arr[i] = bb.rp_role
+            bn_arr[i] = bb.rp_named
+            bf_arr[i] = (bb.flags.kind, bb.flags.boundary_active, bb.flags.session_active, bb.flags.scps_active,
+                         bb.flags.n_levels)
+            berr_arr[i] = 1 if bb.errors else 0
+        cdef const uint64_t[:, ::1] BM = bm_arr
+        cdef const uint64_t[:, ::1] BD = bd_arr
+        cdef const uint64_t[:, ::1] BR = br_arr
+        cdef const uint64_t[:, ::1] BN = bn_arr
+        cdef const int[:, ::1] BF = bf_arr
+        cdef const uint8_t[::1] BERR = berr_arr
+        # Index bounds, checked once before the loop: nothing in the loop can read outside a table.
+        for i in range(n):
+            if (b_idx[i] >= nb or a_idx[i] >= A.shape[0] or r_idx[i] >= R.shape[0] or t_idx[i] >= T.shape[0]
+                    or k_idx[i] >= nk or same[i] > 1):
+                raise ValueError("row index out of range")
+        if A.shape[1] != nw or R.shape[1] != nw or T.shape[1] != nw or (want_matched and (M.shape[0] != n or M.shape[1] != nw)):
+            raise ValueError("row width differs from the plan")
+        todo_arr = np.zeros((max(nk, 1), nw), dtype=_U64)
+        cdef uint64_t[:, ::1] TODO = todo_arr
+        deferred_arr = np.zeros(n, dtype=np.uint8)
+        cdef uint8_t[::1] deferred = deferred_arr
+        cdef const uint64_t *needs = _ptr(self.needs_row)
+        cdef uint8_t[::1] tmv = self._type_arr
+        cdef uint8_t[::1] emv = self._eff_arr
+        cdef int16_t[::1] lmv = self._lvl_arr
+        cdef uint64_t *cand = <uint64_t *>malloc(nw * sizeof(uint64_t))
+        cdef uint64_t *tmp = <uint64_t *>malloc(nw * sizeof(uint64_t))
+        cdef lxa_bundle_flags fl
+        cdef Py_ssize_t w, b, k
+        if cand == NULL or tmp == NULL:
+            free(cand)
+            free(tmp)
+            raise MemoryError()
+        cdef _Env env
+        try:
+            # Phase B: intersect; decide what needs no residual check.
+            with nogil:
+                for i in range(n):
+                    b = b_idx[i]
+                    if BERR[b]:
+                        out[i] = DEF_ERROR
+                        continue
+                    lxa_bits_and(cand, &BM[b, 0], &A[a_idx[i], 0], nw)
+                    lxa_bits_and_inplace(cand, &R[r_idx[i], 0], nw)
+                    lxa_bits_and_inplace(cand, &T[t_idx[i], 0], nw)
+                    if lxa_bits_and(tmp, cand, needs, nw):
+                        deferred[i] = 1
+                        lxa_bits_or_inplace(&TODO[k_idx[i], 0], tmp, nw)
+                        continue
+                    fl.kind = BF[b, 0]
+                    fl.boundary_active = BF[b, 1]
+                    fl.session_active = BF[b, 2]
+                    fl.scps_active = BF[b, 3]
+                    fl.n_levels = BF[b, 4]
+                    out[i] = c_decide(cand, nw, &tmv[0], &emv[0], &lmv[0], &fl, &BD[b, 0], &BR[b, 0], &BN[b, 0],
+                                      same[i])
+                    if want_matched:
+                        memcpy(&M[i, 0], cand, nw * sizeof(uint64_t))
+            # Phase C: residual checks, once per candidate statement and distinct (context, resource).
+            for k in range(nk):
+                if not lxa_bits_any(&TODO[k, 0], nw):
+                    continue
+                env = keys[k][0]
+                resource = keys[k][1]
+                s = lxa_bits_next(&TODO[k, 0], nw, 0)
+                while s != <Py_ssize_t>SIZE_MAX:
+                    if not (<_Residual>self.residuals[s]).check(env, resource, self.use_index):
+                        lxa_bits_clear(&TODO[k, 0], s)
+                    s = lxa_bits_next(&TODO[k, 0], nw, s + 1)
+            # Phase D: decide the deferred requests.
+            with nogil:
+                for i in range(n):
+                    if not deferred[i]:
+                        continue
+                    b = b_idx[i]
+                    lxa_bits_and(cand, &BM[b, 0], &A[a_idx[i], 0], nw)
+                    lxa_bits_and_inplace(cand, &R[r_idx[i], 0], nw)
+                    lxa_bits_and_inplace(cand, &T[t_idx[i], 0], nw)
+                    # cand = (cand & ~needs) | (cand & needs & passed)
+                    lxa_bits_and(tmp, cand, &TODO[k_idx[i], 0], nw)
+                    lxa_bits_andnot_inplace(cand, needs, nw)
+                    lxa_bits_or_inplace(cand, tmp, nw)
+                    fl.kind = BF[b, 0]
+                    fl.boundary_active = BF[b, 1]
+                    fl.session_active = BF[b, 2]
+                    fl.scps_active = BF[b, 3]
+                    fl.n_levels = BF[b, 4]
+                    out[i] = c_decide(cand, nw, &tmv[0], &emv[0], &lmv[0], &fl, &BD[b, 0], &BR[b, 0], &BN[b, 0],
+                                      same[i])
+                    if want_matched:
+                        memcpy(&M[i, 0], cand, nw * sizeof(uint64_t))
+        finally:
+            free(cand)
+            free(tmp)
+
+    # -- explanations (single requests) ----------------------------------------------------------------------------
+
+    def missing_keys(self, _Bundle b, action_row, resource_row, str resource, _Env env):
+        """Context keys that statements whose action and resource matched referenced and the request lacks.
+
+        Collected from identity, named resource-policy, boundary and session statements (not SCPs): each clause's
+        key when absent, the keys of policy variables in String*/Arn*/Bool values when absent, and the keys of
+        variables in a Resource/NotResource value that has no value.
+        """
+        cdef set missing = set()
+        cdef _Template tp
+        cdef uint64_t *m
+        row = b.missing_mask.copy()
+        m = _ptr(row)
+        lxa_bits_and_inplace(m, _ptr(action_row), self.nw)
+        # For a statement without policy variables in its Resource, the resource row bit is its static match.
+        static_row = resource_row
+        cdef size_t s = lxa_bits_next(m, self.nw, 0)
+        ctx = env.ctx
+        while s != SIZE_MAX:
+            info = self.plan.statements[s]
+            r = self.residuals[s]
+            if info.dynamic_resource:
+                ok = (<_Residual>r).dyn.check(resource, ctx, missing)
+            else:
+                ok = lxa_bits_test(_ptr(static_row), s)
+            if ok:
+                for clause in info.statement.condition:
+                    if clause.key not in ctx:
+                        missing.add(clause.key)
+                    if info.variables_enabled and clause.base in _VARIABLE_BASES:
+                        for v in clause.values:
+                            tp = _Template(v, True)
+                            for k in tp.keys:
+                                if k not in ctx:
+                                    missing.add(k)
+            s = lxa_bits_next(m, self.nw, s + 1)
+        return missing
+
+    def stmt_type(self, Py_ssize_t s):
+        return self._type_arr[s]
+
+
+_VARIABLE_BASES = frozenset((
+    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
+    "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool"))
+
+
+def make_env(ctx):
+    """The per-request condition environment for context ``ctx``."""
+    return _Env(ctx)
+
+
+def bits_to_ids(row):
+    """The set bits of a uint64 row as a list of ints."""
+    cdef uint64_t[::1] mv = row
+    cdef size_t nw = mv.shape[0]
+    cdef list out = []
+    if nw == 0:
+        return out
+    cdef size_t s = lxa_bits_next(&mv[0], nw, 0)
+    while s != SIZE_MAX:
+        out.append(s)
+        s = lxa_bits_next(&mv[0], nw, s + 1)
+    return out

@@ -1,0 +1,579 @@
+"""The compiled engine: prepare once, evaluate many.
+
+:class:`Engine` is built by :meth:`PolicySet.compile` (principals, resources, SCPs) or by :func:`compile_applicable`
+(one fixed bundle of policies, as a corpus case gives it).  It is immutable, thread-safe and picklable, and it answers
+exactly what :func:`lexauthz.reference.evaluate` answers: the same :class:`~lexauthz.decision.Response`.
+
+>>> import lexauthz as lx
+>>> from lexauthz.engine import PolicySet
+>>> ps = PolicySet()
+>>> ps.add_principal("arn:aws:iam::123456789012:user/bob", policies=[{"Version": "2012-10-17", "Statement": [
+...     {"Effect": "Allow", "Action": "lex:Recognize*", "Resource": "arn:aws:lex:*:123456789012:bot-alias/*"}]}])
+>>> engine = ps.compile()
+>>> engine.is_allowed("arn:aws:iam::123456789012:user/bob", "lex:RecognizeText",
+...                   "arn:aws:lex:us-east-1:123456789012:bot-alias/BOT/ALIAS")
+True
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .compile import serialize
+from .compile.plan import Layout, PlanBuilder
+from .compile.policy_set import PolicySet, _account_of
+from .decision import Decision, PolicyType, Response, StatementRef
+from .errors import CompileError, PlanFormatError, RequestError
+from .policy.applicable import ApplicablePolicies
+from .request import Context, Request
+
+__all__ = ["Engine", "PolicySet", "compile_applicable", "evaluate_applicable", "MAX_BATCH"]
+
+#: The most requests one :meth:`Engine.evaluate_batch` call takes.
+MAX_BATCH = 1 << 26
+# Requests per kernel call inside a batch: bounds the per-call residual tables.
+_CHUNK = 8192
+
+_ALLOWED, _IMPLICIT, _EXPLICIT = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied"
+
+
+_ENGINE_MODULE = None
+
+
+def _core_module():
+    global _ENGINE_MODULE
+    if _ENGINE_MODULE is None:
+        try:
+            from . import _engine
+        except ImportError as exc:  # pragma: no cover - only without a compiler
+            raise CompileError(f"the compiled engine is not built: {exc}") from None
+        _ENGINE_MODULE = _engine
+    return _ENGINE_MODULE
+
+
+def _catalog_actions() -> list[str]:
+    try:
+        from .catalog import load_catalog
+
+        return [f"{a.service}:{a.name}".lower() for a in load_catalog().actions("lex")]
+    except Exception:  # pragma: no cover - the catalog is optional for compiling
+        return []
+
+
+# =================================================================================================================
+# Resolvers: which slots apply to a request
+# =================================================================================================================
+
+
+class _FixedResolver:
+    """One bundle of policies for every request (:func:`compile_applicable`)."""
+
+    def __init__(self, layout: Layout):
+        self._layout = layout
+
+    def layout(self, principal: str, resource: str) -> Layout:
+        return self._layout
+
+    def tags(self, principal: str, resource: str):
+        return ()
+
+
+class _PolicySetResolver:
+    """Layouts of a :class:`PolicySet`, with slot ids assigned at compile time."""
+
+    def __init__(self, ps: PolicySet, builder: PlanBuilder):
+        self.ps = ps = ps.snapshot()  # INVARIANT(immutable): later edits of the PolicySet never reach the engine
+        self._roles = ps.roles_by_name()
+        self._slot = {}
+        self._cache: dict = {}
+        self._tags: dict = {}
+        # Every slot a request can need is created now; resolution never adds one.
+        for rec in ps.principals.values():
+            self._identity_slots(builder, self._identity_list(rec))
+            if rec.permissions_boundary is not None:
+                self._get(builder, "permission_boundary", None, rec.permissions_boundary, 0)
+            if rec.session_policy is not None:
+                self._get(builder, "session", None, rec.session_policy, 0)
+        for res in ps.resources.values():
+            if res.policy is not None:
+                self._get(builder, "resource", None, res.policy, 0)
+            builder.add_seen_resource(res.arn)
+        accounts = set(ps.accounts) | {t for t in ps.scps if t.isdigit()} | {None, "<unseen>"}
+        accounts |= {_account_of(a) for a in ps.principals}
+        for acct in accounts:
+            for lv, (_, pols) in enumerate(ps.scp_levels(acct) if acct else []):
+                self._scp_slots(builder, lv, pols)
+
+    def _identity_list(self, rec):
+        out = list(rec.policies)
+        for g in rec.groups:
+            out.extend(self.ps.groups.get(g, ()))
+        return out
+
+    def _get(self, builder, ptype, level, policy, occurrence):
+        key = (ptype, level, policy, occurrence)
+        sid = self._slot.get(key)
+        if sid is None:
+            if builder is None:
+                raise CompileError(f"policy `{policy.name}` has no compiled slot")
+            sid = builder.slot(ptype, policy, level, key=key)
+            self._slot[key] = sid
+        return sid
+
+    def _identity_slots(self, builder, policies):
+        seen: dict = {}
+        out = []
+        for p in policies:
+            occ = seen.get(p, 0)
+            seen[p] = occ + 1
+            out.append(self._get(builder, "identity", None, p, occ))
+        return tuple(out)
+
+    def _scp_slots(self, builder, level, policies):
+        seen: dict = {}
+        out = []
+        for p in policies:
+            occ = seen.get(p, 0)
+            seen[p] = occ + 1
+            out.append(self._get(builder, "scp", level, p, occ))
+        return tuple(out)
+
+    def layout(self, principal: str, resource: str) -> Layout:
+        key = (principal, resource)
+        lay = self._cache.get(key)
+        if lay is not None:
+            return lay
+        ps = self.ps
+        rec = ps.principal_record(principal, self._roles)
+        identity = ()
+        boundary = session = None
+        if rec is not None:
+            identity = self._identity_slots(None, self._identity_list(rec))
+            if rec.permissions_boundary is not None:
+                boundary = self._get(None, "permission_boundary", None, rec.permissions_boundary, 0)
+            if rec.session_policy is not None:
+                session = self._get(None, "session", None, rec.session_policy, 0)
+        res = ps.resources.get(resource)
+        rp = self._get(None, "resource", None, res.policy, 0) if res is not None and res.policy is not None else None
+        levels = ps.scp_levels(_account_of(principal))
+        scps = tuple(self._scp_slots(None, lv, pols) for lv, (_, pols) in enumerate(levels))
+        lay = Layout(identity, rp, boundary, session, scps or None)
+        if len(self._cache) > 65536:
+            self._cache.clear()
+        self._cache[key] = lay
+        return lay
+
+    def tags(self, principal: str, resource: str):
+        key = (principal, resource)
+        hit = self._tags.get(key)
+        if hit is None:
+            hit = self.ps.tag_context(principal, resource, self._roles)
+            if len(self._tags) > 65536:
+                self._tags.clear()
+            self._tags[key] = hit
+        return hit
+
+
+# =================================================================================================================
+# Compiling
+# =================================================================================================================
+
+
+def _build_core(builder: PlanBuilder, use_index: bool):
+    plan = builder.build()
+    plan.seen_actions = list(dict.fromkeys(plan.seen_actions + _catalog_actions()))
+    return _core_module().Core(plan, use_index)
+
+
+def _compile_policy_set(ps: PolicySet, *, use_index: bool = True) -> "Engine":
+    t0 = time.perf_counter()
+    builder = PlanBuilder()
+    resolver = _PolicySetResolver(ps, builder)
+    core = _build_core(builder, use_index)
+    return Engine._new(core, resolver, ("policy_set", resolver.ps), time.perf_counter() - t0)
+
+
+def compile_applicable(applicable: ApplicablePolicies, *, use_index: bool = True) -> "Engine":
+    """An :class:`Engine` for one fixed bundle of policies (the corpus case form): every request is evaluated
+    against ``applicable``, as :func:`lexauthz.reference.evaluate(request, applicable)` does."""
+    if not isinstance(applicable, ApplicablePolicies):
+        raise TypeError("`applicable` must be an ApplicablePolicies")
+    t0 = time.perf_counter()
+    b = PlanBuilder()
+    identity = tuple(b.slot("identity", p, None, key=("identity", i)) for i, p in enumerate(applicable.identity))
+    rp = None if applicable.resource is None else b.slot("resource", applicable.resource)
+    pb = None if applicable.permissions_boundary is None else b.slot("permission_boundary",
+                                                                     applicable.permissions_boundary)
+    sp = None if applicable.session is None else b.slot("session", applicable.session)
+    scps = None
+    if applicable.scps is not None:
+        scps = tuple(tuple(b.slot("scp", p, lv, key=("scp", lv, i)) for i, p in enumerate(level))
+                     for lv, level in enumerate(applicable.scps))
+    layout = Layout(identity, rp, pb, sp, scps)
+    core = _build_core(b, use_index)
+    return Engine._new(core, _FixedResolver(layout), ("applicable", applicable), time.perf_counter() - t0)
+
+
+_APPLICABLE_CACHE: dict = {}
+_APPLICABLE_LOCK = threading.Lock()
+
+
+def evaluate_applicable(request: Request, applicable: ApplicablePolicies) -> Response:
+    """``compile_applicable(applicable).evaluate(request)``, compiling each distinct bundle once per process."""
+    try:
+        engine = _APPLICABLE_CACHE.get(applicable)
+    except TypeError:
+        engine = None
+    if engine is None:
+        engine = compile_applicable(applicable)
+        with _APPLICABLE_LOCK:
+            if len(_APPLICABLE_CACHE) > 4096:
+                _APPLICABLE_CACHE.clear()
+            try:
+                _APPLICABLE_CACHE[applicable] = engine
+            except TypeError:
+                pass
+    return engine.evaluate(request)
+
+
+# =================================================================================================================
+# Request checks (the same rules as lexauthz.request.Request, applied to batch columns before the loop)
+# =================================================================================================================
+
+
+def _check_principal(p, i):
+    if not isinstance(p, str) or not p:
+        raise RequestError("E_BAD_PRINCIPAL", "`principal` must be a non-empty string", f"$[{i}].principal")
+
+
+def _check_action(a, i):
+    if not isinstance(a, str) or not a:
+        raise RequestError("E_BAD_ACTION", "`action` must be a non-empty string", f"$[{i}].action")
+    if a.count(":") != 1 or a.startswith(":") or a.endswith(":"):
+        raise RequestError("E_BAD_ACTION", f"action `{a}` is not of the form `service:Action`", f"$[{i}].action")
+
+
+def _check_resource(r, i):
+    if not isinstance(r, str) or not r:
+        raise RequestError("E_BAD_RESOURCE", "`resource` must be a non-empty string", f"$[{i}].resource")
+    if r != "*" and (not r.startswith("arn:") or r.count(":") < 5):
+        raise RequestError("E_BAD_RESOURCE", f"resource `{r}` is not an ARN or `*`", f"$[{i}].resource")
+
+
+def _column(name, values, n=None):
+    if values is None:
+        return None
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    elif isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        try:
+            values = list(values)
+        except TypeError:
+            raise RequestError("E_BAD_BATCH", f"`{name}` must be a sequence", f"$.{name}") from None
+        if isinstance(values, (str, bytes)):
+            raise RequestError("E_BAD_BATCH", f"`{name}` must be a sequence of strings", f"$.{name}")
+    if n is not None and len(values) != n:
+        raise RequestError("E_BAD_BATCH", f"`{name}` has {len(values)} rows, expected {n}", f"$.{name}")
+    return values
+
+
+# =================================================================================================================
+# The engine
+# =================================================================================================================
+
+
+class Engine:
+    """A compiled policy set: immutable, safe to share across threads, picklable.
+
+    Build one with :meth:`PolicySet.compile` or :func:`compile_applicable`.  ``index_bytes`` is the size of the
+    flattened index, ``compile_seconds`` the time compiling took, ``revision`` a fingerprint of the policies.
+    """
+
+    __slots__ = ("_core", "_resolver", "_source", "compile_seconds", "_revision", "_ctx_cache")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("build an Engine with PolicySet.compile() or compile_applicable()")
+
+    @classmethod
+    def _new(cls, core, resolver, source, seconds):
+        self = object.__new__(cls)
+        self._core = core
+        self._resolver = resolver
+        self._source = source
+        self.compile_seconds = seconds
+        self._revision = None
+        return self
+
+    # -- facts ----------------------------------------------------------------------------------------------------
+
+    @property
+    def index_bytes(self) -> int:
+        """Bytes held by the flattened index (rows, id lists, per-statement arrays)."""
+        return int(self._core.index_bytes)
+
+    @property
+    def n_statements(self) -> int:
+        """Statements compiled (every slot of every policy)."""
+        return int(self._core.n_stmts)
+
+    @property
+    def use_index(self) -> bool:
+        """False for the brute-force twin (every condition evaluated, no cached rows)."""
+        return bool(self._core.use_index)
+
+    @property
+    def revision(self) -> str:
+        """A fingerprint of the compiled policies (SHA-256 of the saved form)."""
+        if self._revision is None:
+            self._revision = hashlib.sha256(self._dump()).hexdigest()[:16]
+        return self._revision
+
+    def __repr__(self) -> str:
+        return (f"<Engine {self.n_statements} statements, index {self.index_bytes} bytes, "
+                f"compiled in {self.compile_seconds * 1000:.1f} ms>")
+
+    # -- evaluation -----------------------------------------------------------------------------------------------
+
+    def _encode(self, principals, actions, resources, contexts, accounts, start, stop, matched_out=None):
+        """Phase A (see lexauthz._engine): checked columns to the kernel's arguments."""
+        return self._core.encode(self._resolver, principals, actions, resources, contexts, accounts, start, stop,
+                                 matched_out is not None)
+
+    def evaluate(self, request: Request) -> Response:
+        """Decide one request: the same :class:`Response` as the reference evaluator gives.
+
+        Raises
+        ------
+        RequestError
+            When ``request`` is not a :class:`Request`.
+        """
+        if not isinstance(request, Request):
+            raise RequestError("E_BAD_REQUEST", "request must be a lexauthz Request", "$")
+        core = self._core
+        out = np.zeros(1, dtype=np.uint8)
+        matched = np.zeros((1, core.nw), dtype=np.uint64)
+        args, rows = self._encode([request.principal], [request.action], [request.resource], [request.context],
+                                  [request.resource_account], 0, 1, matched_out=True)
+        core.run(*args, out, matched)
+        bundle, action_row, resource_row, resource, env = rows[0]
+        decision = Decision(int(out[0]))
+        if decision is Decision.ERROR:
+            return Response(Decision.ERROR, errors=bundle.errors)
+        return self._assemble(bundle, decision, matched[0], action_row, resource_row, resource, env,
+                              args[-1][0] == 1)
+
+    def evaluate_policies(self, request: Request, applicable: ApplicablePolicies) -> Response:
+        """Decide ``request`` against ``applicable`` instead of this engine's policies (the corpus case form).
+
+        Each distinct ``applicable`` is compiled once per process (see :func:`evaluate_applicable`).
+        """
+        return evaluate_applicable(request, applicable)
+
+    def is_allowed(self, principal_arn: str, action: str, resource_arn: str = "*", context=None) -> bool:
+        """Whether the request is allowed (``evaluate_batch`` of one row)."""
+        return bool(self.evaluate_batch([principal_arn], [action], [resource_arn],
+                                        None if context is None else [context])[0] == Decision.ALLOW)
+
+    def evaluate_batch(self, principals, actions, resources, contexts=None, *, resource_accounts=None, out=None):
+        """Decide many requests given as columns; a ``uint8`` array of :class:`Decision` codes.
+
+        Strings are checked and interned before the loop; the intersection and the decision run with the GIL
+        released, and one engine may serve many threads at once.
+
+        Parameters
+        ----------
+        principals, actions, resources:
+            Equal-length sequences of strings.
+        contexts:
+            ``None``, or a sequence of the same length of mappings (or ``None``) as :class:`Context` takes.
+        resource_accounts:
+            ``None``, or the account owning each resource (default: the ARN's account field).
+        out:
+            An optional writeable contiguous ``uint8`` array of the same length, filled and returned.
+
+        Raises
+        ------
+        RequestError
+            For a malformed row (its index is in ``path``), mismatched column lengths, or more than
+            :data:`MAX_BATCH` rows.
+        """
+        principals = list(_column("principals", principals))
+        n = len(principals)
+        if n > MAX_BATCH:
+            raise RequestError("E_BATCH_TOO_LARGE", f"batch of {n} rows exceeds the limit of {MAX_BATCH}", "$")
+        actions = list(_column("actions", actions, n))
+        resources = list(_column("resources", resources, n))
+        contexts = _column("contexts", contexts, n)
+        accounts = _column("resource_accounts", resource_accounts, n)
+        if out is None:
+            out = np.zeros(n, dtype=np.uint8)
+        elif not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.ndim == 1 and out.shape[0] == n
+                  and out.flags.c_contiguous and out.flags.writeable):
+            raise RequestError("E_BAD_BATCH", f"`out` must be a writeable contiguous uint8 array of length {n}",
+                               "$.out")
+        # Every row is checked before any is decided: a bad row raises before the kernel runs.
+        for i in range(n):
+            _check_principal(principals[i], i)
+            _check_action(actions[i], i)
+            _check_resource(resources[i], i)
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            try:
+                args, _ = self._encode(principals, actions, resources, contexts, accounts, start, stop)
+                self._core.run(*args, out[start:stop])
+            except BaseException:
+                out[start:] = Decision.ERROR  # never leave a stale or partial answer behind an exception
+                raise
+        return out
+
+    # -- explanation ----------------------------------------------------------------------------------------------
+
+    def _assemble(self, bundle, decision, matched_row, action_row, resource_row, resource, env,
+                  same_account) -> Response:
+        core = self._core
+        plan = core.plan
+        ids = _core_module().bits_to_ids(matched_row)
+        ids.sort(key=lambda s: (bundle.slot_pos.get(plan.statements[s].slot, 1 << 30), s))
+        refs = []
+        by_type: dict = {"identity": [], "resource": [], "permission_boundary": [], "session": [], "scp": []}
+        levels_allow: set = set()
+        levels_deny: set = set()
+        for s in ids:
+            info = plan.statements[s]
+            slot = plan.slots[info.slot]
+            st = info.statement
+            label = bundle.labels.get(s) if slot.policy_type == "resource" else None
+            refs.append(StatementRef(slot.policy_type, slot.policy.name, st.index, st.sid, st.effect,
+                                     slot.level if slot.policy_type == "scp" else None, label))
+            by_type[slot.policy_type].append((st.effect, label))
+            if slot.policy_type == "scp":
+                (levels_allow if st.effect == "Allow" else levels_deny).add(slot.level)
+
+        def verdict(entries):
+            if any(e != "Allow" for e, _ in entries):
+                return _EXPLICIT
+            return _ALLOWED if any(e == "Allow" for e, _ in entries) else _IMPLICIT
+
+        results = {PolicyType.IDENTITY.value: verdict(by_type["identity"])}
+        rp = by_type["resource"]
+        if not bundle.has_resource:
+            results[PolicyType.RESOURCE.value] = "NotApplicable"
+        else:
+            denies = [lab for e, lab in rp if e != "Allow"]
+            allows = [lab for e, lab in rp if e == "Allow"]
+            if denies:
+                results["resource"] = ("DeniedForAccount" if all(l == "AccountLevelMatch" for l in denies)
+                                       else _EXPLICIT)
+            elif allows:
+                results["resource"] = ("AllowedForAccount" if all(l == "AccountLevelMatch" for l in allows)
+                                       else _ALLOWED)
+            else:
+                results["resource"] = _IMPLICIT
+        if bundle.boundary_active:
+            results[PolicyType.PERMISSIONS_BOUNDARY.value] = verdict(by_type["permission_boundary"])
+        if bundle.session_active:
+            results[PolicyType.SESSION.value] = verdict(by_type["session"])
+        n_levels = bundle.n_levels
+        if bundle.scps_active:
+            if levels_deny:
+                results[PolicyType.SCP.value] = _EXPLICIT
+            elif all(lv in levels_allow for lv in range(n_levels)):
+                results[PolicyType.SCP.value] = _ALLOWED
+            else:
+                results[PolicyType.SCP.value] = _IMPLICIT
+
+        blocked: tuple = ()
+        if decision is not Decision.ALLOW:
+            kind = bundle.kind
+            id_allowed = any(e == "Allow" for e, _ in by_type["identity"])
+            id_denied = any(e != "Allow" for e, _ in by_type["identity"])
+            grants = any(e == "Allow" for e, _ in rp)
+            if id_allowed or grants:
+                out = []
+                if bundle.scps_active and n_levels and (
+                        levels_deny or not all(lv in levels_allow for lv in range(n_levels))):
+                    out.append("scp")
+                if bundle.boundary_active and results[PolicyType.PERMISSIONS_BOUNDARY.value] != _ALLOWED:
+                    out.append("pb")
+                if bundle.session_active and results[PolicyType.SESSION.value] != _ALLOWED:
+                    out.append("session")
+                if id_denied or (not same_account and not id_allowed and kind not in (4, 5)):
+                    out.append("identity")
+                if any(e != "Allow" for e, _ in rp) or (not same_account and not grants):
+                    out.append("resource")
+                blocked = tuple(out)
+
+        missing = core.missing_keys(bundle, action_row, resource_row, resource, env)
+        return Response(decision=decision, matched_statements=tuple(refs), policy_results=results,
+                        blocked_by=blocked, missing_context_values=_display_keys(missing))
+
+    # -- persistence ----------------------------------------------------------------------------------------------
+
+    def _dump(self) -> bytes:
+        kind, src = self._source
+        data = src.to_data() if kind == "policy_set" else serialize.applicable_to_data(src)
+        return serialize.pack(kind, {"use_index": self.use_index, "data": data})
+
+    def to_bytes(self) -> bytes:
+        """The engine in the saved-plan format (:mod:`lexauthz.compile.serialize`)."""
+        return self._dump()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Engine":
+        """An engine from :meth:`to_bytes` output.
+
+        Raises
+        ------
+        PlanFormatError
+            When ``data`` is not a plan of this format version, or is truncated or corrupt.
+        """
+        kind, src = serialize.unpack(data)
+        try:
+            use_index = bool(src["use_index"])
+            if kind == "policy_set":
+                return _compile_policy_set(PolicySet.from_data(src["data"]), use_index=use_index)
+            return compile_applicable(serialize.applicable_from_data(src["data"]), use_index=use_index)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, PlanFormatError):
+                raise
+            raise PlanFormatError(f"plan payload is malformed: {exc}") from None
+
+    def save(self, path) -> None:
+        """Write the engine to ``path`` (versioned, checksummed; see :mod:`lexauthz.compile.serialize`)."""
+        data = self._dump()
+        tmp = f"{os.fspath(path)}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path) -> "Engine":
+        """Read an engine written by :meth:`save`; :class:`PlanFormatError` for anything else."""
+        with open(path, "rb") as f:
+            data = f.read()
+        return cls.from_bytes(data)
+
+    def __reduce__(self):
+        return (_rebuild, (self._dump(), serialize.FORMAT_VERSION))
+
+
+def _rebuild(data: bytes, version: int) -> Engine:
+    """Unpickle an :class:`Engine` (``Engine.__reduce__``)."""
+    if version != serialize.FORMAT_VERSION:
+        raise PlanFormatError(f"plan format version `{version}` is not supported")
+    return Engine.from_bytes(data)
+
+
+def _display_keys(keys) -> tuple[str, ...]:
+    """Missing context keys for display: one spelling per key (case-insensitively), sorted."""
+    first: dict = {}
+    for k in sorted(keys):
+        if k.lower() not in first:
+            first[k.lower()] = k
+    return tuple(sorted(first.values(), key=str.lower))
