@@ -71,11 +71,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _register_more(sub) -> None:
     """Commands that live in their own modules register here (simulate, demo)."""
-    try:
-        from . import cli_simulate
-    except ImportError:  # pragma: no cover - during bootstrap only
-        return
+    from . import bench, cli_simulate
+
     cli_simulate.register(sub)
+    bench.register(sub)
 
 
 # --------------------------------------------------------------------------------------------------------------------

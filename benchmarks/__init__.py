@@ -1,0 +1,1 @@
+"""Opt-in benchmarks for lexauthz (pytest-benchmark); see README.md."""

@@ -1,0 +1,72 @@
+"""Batch throughput: ``Engine.evaluate_batch`` over the whole request stream (group ``batch``).
+
+The headline number.  Strings in, ``uint8`` decisions out; ``queries_per_sec`` in ``extra_info``.  The pre-encoded
+form (interned id columns, ``Engine.encode``) is timed when the engine offers it, and two threads sharing one
+engine are compared with one thread on the same rows.
+"""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from benchmarks.conftest import SUMMARY, per_query
+
+
+@pytest.mark.benchmark(group="batch")
+def test_evaluate_batch_strings(benchmark, workload, engine, hit_rate, agreed):
+    r = workload.requests
+    out = np.empty(len(r), dtype=np.uint8)
+    benchmark.pedantic(engine.evaluate_batch, args=(r.principals, r.actions, r.resources, r.contexts),
+                       kwargs={"out": out}, rounds=3, warmup_rounds=1)
+    per_query(benchmark, len(r), n_statements=engine.n_statements, hit_rate=round(hit_rate, 4))
+    SUMMARY["batch strings"] = f"{benchmark.extra_info['queries_per_sec']:,.0f} queries/s"
+
+
+@pytest.mark.benchmark(group="batch")
+def test_evaluate_batch_encoded(benchmark, workload, engine, hit_rate, agreed):
+    if not hasattr(engine, "encode"):
+        SUMMARY["batch pre-encoded"] = "not measured: the engine has no `encode`"
+        pytest.skip("the engine has no `encode` (pre-encoded batches)")
+    r = workload.requests
+    batch = engine.encode(r.principals, r.actions, r.resources, r.contexts)
+    expected = engine.evaluate_batch(r.principals, r.actions, r.resources, r.contexts)
+    assert (engine.evaluate_batch(batch) == expected).all()
+    benchmark.pedantic(engine.evaluate_batch, args=(batch,), rounds=5, warmup_rounds=1)
+    per_query(benchmark, len(r), n_statements=engine.n_statements, hit_rate=round(hit_rate, 4))
+    SUMMARY["batch pre-encoded"] = f"{benchmark.extra_info['queries_per_sec']:,.0f} queries/s"
+
+
+@pytest.mark.benchmark(group="batch")
+def test_evaluate_batch_two_threads(benchmark, workload, engine, agreed):
+    """Two threads, each deciding half the rows on one shared engine, against one thread deciding all of them.
+
+    ``thread_speedup`` is the median over rounds of (one-thread time / two-thread time); 2.0 is perfect scaling.
+    """
+    r = workload.requests
+    half = len(r) // 2
+    parts = [r.head(half), type(r)(r.principals[half:], r.actions[half:], r.resources[half:], r.contexts[half:])]
+
+    def one(part):
+        engine.evaluate_batch(part.principals, part.actions, part.resources, part.contexts)
+
+    def two_threads():
+        ts = [threading.Thread(target=one, args=(p,)) for p in parts]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    ratios = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        one(parts[0])
+        one(parts[1])
+        t1 = time.perf_counter()
+        two_threads()
+        t2 = time.perf_counter()
+        ratios.append((t1 - t0) / (t2 - t1))
+    benchmark.pedantic(two_threads, rounds=3, warmup_rounds=0)
+    per_query(benchmark, len(r), threads=2)
+    benchmark.extra_info["thread_speedup"] = round(float(np.median(ratios)), 3)
+    SUMMARY["two threads / one thread"] = f"{benchmark.extra_info['thread_speedup']:.2f}x"

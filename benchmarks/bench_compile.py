@@ -1,0 +1,68 @@
+"""Compile time and index size against the number of statements (group ``compile``), and the layered workload
+(resource-based policies, permissions boundaries, SCPs) decided in batch against the reference (group ``layered``).
+"""
+import pytest
+
+from benchmarks import cedar, generate
+from benchmarks.conftest import SCALE, SUMMARY, per_query
+
+
+@pytest.fixture(scope="module", params=SCALE, ids=lambda n: f"{n}stmts")
+def scaled(request):
+    w = generate.scaling_workload(request.param, n_requests=5000)
+    return w, w.policy_set()
+
+
+@pytest.mark.benchmark(group="compile")
+def test_compile(benchmark, scaled):
+    w, ps = scaled
+    rounds = 1 if w.n_statements >= 50_000 else 3
+    engine = benchmark.pedantic(ps.compile, rounds=rounds, warmup_rounds=0 if rounds == 1 else 1)
+    n = engine.n_statements
+    benchmark.extra_info.update(n_statements=n, n_attached_statements=w.n_statements, n_principals=len(w.principals),
+                                index_bytes=engine.index_bytes,
+                                index_bytes_per_statement=round(engine.index_bytes / max(1, n), 1))
+    # The compiled engine must still be the reference's twin at this size.
+    r = w.requests.head(300)
+    got = engine.evaluate_batch(r.principals, r.actions, r.resources, r.contexts).tolist()
+    ref = cedar.reference_decisions(w, r, ps)
+    assert got == ref
+    SUMMARY[f"compile {w.n_statements} attached statements"] = (
+        f"{benchmark.stats.stats.median:.3f} s, {n} compiled statements, "
+        f"{engine.index_bytes / max(1, n):.0f} index bytes/statement")
+
+
+@pytest.fixture(scope="module")
+def layered():
+    w = generate.layered_workload()
+    ps = w.policy_set()
+    return w, ps, ps.compile()
+
+
+@pytest.mark.benchmark(group="layered")
+def test_layered_batch(benchmark, layered):
+    w, ps, engine = layered
+    r = w.requests
+    got = engine.evaluate_batch(r.principals, r.actions, r.resources, r.contexts)
+    ref = cedar.reference_decisions(w, r, ps)
+    bad = cedar.agreement({"reference": ref, "engine": got}, r)
+    SUMMARY["layered agreement"] = f"{len(r) - len(bad)}/{len(r)} requests agree between reference and engine"
+    assert not bad, "\n".join(str(d) for d in bad[:10])
+    benchmark.pedantic(engine.evaluate_batch, args=(r.principals, r.actions, r.resources, r.contexts), rounds=3)
+    per_query(benchmark, len(r), n_statements=engine.n_statements, hit_rate=round(float((got == 1).mean()), 4))
+
+
+@pytest.mark.benchmark(group="layered")
+def test_layered_reference(benchmark, layered):
+    from lexauthz import reference
+    from lexauthz.request import Request
+
+    w, ps, _ = layered
+    reqs = [Request(p, a, r, None, c) for p, a, r, c in w.requests.head(500).rows()]
+
+    def run():
+        for q in reqs:
+            reference.evaluate(ps.enrich(q), ps.applicable(q))
+
+    benchmark.pedantic(run, rounds=3)
+    per_query(benchmark, len(reqs))
