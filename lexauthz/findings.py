@@ -69,6 +69,8 @@ _SPECS = [
     FindingSpec("E_INVALID_ACTION_FORMAT", _E, "an action is not of the form `service:action`", "INVALID_ACTION"),
     FindingSpec("E_INVALID_ARN", _E, "a resource is neither `*` nor a well-formed ARN", "INVALID_ARN"),
     FindingSpec("E_POLICY_TOO_LARGE", _E, "the policy exceeds AWS's size quota for its type", "POLICY_SIZE_EXCEEDED"),
+    FindingSpec("E_UNRESOLVED_POLICY", _E,
+                "a principal is attached to a managed policy the authorization details do not contain"),
     # catalog
     FindingSpec("W_UNKNOWN_ACTION", _W, "an action is not defined by its service", "INVALID_ACTION"),
     FindingSpec("W_UNKNOWN_SERVICE", _W, "a service prefix is not known", "INVALID_SERVICE"),
