@@ -63,8 +63,57 @@ class Core:
     ) -> None:
         """Decide encoded requests into ``out`` (Decision codes); the intersection and the decision run without
         the GIL.  Raises ValueError for mismatched lengths or out-of-range indices, before the loop."""
+    def context_of(self, raw: Any, i: int = 0) -> Context:
+        """``raw`` as a Context; a dict of strings is converted once per engine and content."""
+    def context_entry(self, raw: Any, i: int = 0) -> tuple[Context, int]:
+        """``(Context, serial)``: equal serials mean equal contexts; serials are never reused."""
+    def env_of(self, ctx: Context, tags: Any) -> tuple[Any, npt.NDArray[np.uint64]]:
+        """``(condition environment, tag row)`` of ``ctx`` enriched with ``tags``, once per engine."""
+    def encode_ids(
+        self,
+        resolver: Any,
+        principals: list[str],
+        actions: list[str],
+        resources: list[str],
+        contexts: list[Any] | None,
+        accounts: list[str | None] | None,
+        start: int,
+        stop: int,
+    ) -> tuple[Any, ...]:
+        """Encode rows ``start:stop`` of checked columns into the arguments of :meth:`prepare` (per-row ids into
+        lists of bundles and rows from the engine's caches).  Raises RequestError for a malformed context or
+        resource account."""
+    def prepare(
+        self,
+        bundles: list[Any],
+        b_idx: npt.NDArray[np.uint32],
+        a_rows: list[npt.NDArray[np.uint64]],
+        a_idx: npt.NDArray[np.uint32],
+        r_rows: list[npt.NDArray[np.uint64]],
+        r_idx: npt.NDArray[np.uint32],
+        t_rows: list[npt.NDArray[np.uint64]],
+        t_idx: npt.NDArray[np.uint32],
+        envs: list[Any],
+        resources: list[str],
+        same: npt.NDArray[np.uint8],
+    ) -> Prepared:
+        """A batch ready for :meth:`run_prepared`: the residual checks of rows that need them are done here.
+        Raises ValueError for mismatched lengths, out-of-range indices or rows of the wrong width."""
+    def run_prepared(self, prepared: Prepared, out: npt.NDArray[np.uint8]) -> None:
+        """Decide a prepared batch into ``out`` with the GIL released for the whole loop (the sparse kernel: a
+        request costs one bit test per statement of its principal's bundle)."""
+    def decide_one(self, resolver: Any, p: Any, a: Any, r: Any, raw: Any, check: Any) -> int:
+        """The Decision code of one request, without arrays or a Response; ``check(p, a, r)`` raises for a
+        malformed request and runs unless these strings were checked before."""
     def missing_keys(self, b: Any, action_row: npt.NDArray[np.uint64], resource: str, env: Any) -> set[str]:
         """Context keys the applicable statements referenced and the request lacks (reference semantics)."""
+
+class Prepared:
+    """A batch encoded for the nogil kernel (:meth:`Core.prepare`); read-only, shareable across threads."""
+
+    n: int
+    core: Core
+    def __len__(self) -> int: ...
 
 def make_env(ctx: Context) -> Any:
     """The per-request condition environment (context plus parse caches)."""

@@ -1,32 +1,42 @@
 # cython: language_level=3, binding=True, embedsignature=True
-"""The compiled engine's core: flattened index rows, compiled condition code and the decision kernel.
+"""The compiled engine's core: flattened index rows, compiled condition code and the decision kernels.
 
 Private: :mod:`lexauthz.engine` is the public facade, and the Python-facing documentation is in _engine.pyi.
 Nothing here imports :mod:`lexauthz.reference`: IAM's rules are implemented a second time, independently, and the
 differential tests compare the two.
 
-How a request is decided (the phases of :meth:`Core.run`):
+How a batch is decided (:meth:`Core.encode_ids`, :meth:`Core.prepare`, :meth:`Core.run_prepared`):
 
-A. encode (GIL held, cached per distinct value): the caller and its layout become a *bundle* (the statements that
-   apply to it, and how resource policies name it); the action, the resource and the context each become an index
-   row, a dense bitset over statement ids.  Strings never seen at compile time are matched against every pattern
-   here, with the C wildcard matcher (csrc/lxa_glob.c), so they are never silently allowed or denied.
-B. intersect (GIL released): candidates = bundle & action row & resource row & tag row.  A request whose candidates
-   need no residual check (a condition the index could not decide, a Resource with policy variables) is decided by
-   the kernel `c_decide` right away.
-C. residual checks (GIL held): the compiled condition code runs once per candidate statement and distinct
-   (context, resource), only for statements that are candidates of some request.
-D. decide the rest (GIL released).
+A. encode (GIL held): every string becomes an id through per-engine caches, so each distinct value is worked out
+   once per engine, not once per batch: a (principal, resource) pair becomes its *bundle* (the statements that apply
+   to the caller, and how resource policies name it), its tags and its same-account flag; an action and a resource
+   become an index row (a dense bitset over statement ids); a context (a dict of strings is found by content) plus
+   the tags becomes a condition environment and its tag row.  Strings never seen before are matched against every
+   pattern once, with the C wildcard matcher (csrc/lxa_glob.c), and cached, so they are never silently allowed or
+   denied.
+B. candidates (GIL released): the sparse kernel `c_decide_sparse` walks the bundle's own statements (its *local
+   view*: tens of sorted ids with flags, not a row over every statement) and tests each one's bit in the action,
+   resource and tag rows.  A request none of whose candidates needs a residual check (a condition the index could
+   not decide, a Resource with policy variables) is decided at once; so is one with an applying Deny.
+C. residual checks (GIL held, in prepare): the compiled condition code runs once per candidate statement and
+   distinct (environment, resource), memoised per engine; the results are stored per row as one bit per local
+   position.
+D. decide (GIL released, run_prepared): the whole loop over ids, with the stored residual results.
+:meth:`Engine.encode` keeps the output of A-C (an EncodedBatch), so deciding it again is D alone.  `decide_one`
+(``is_allowed``) runs the same steps for one request without arrays.
+
+:meth:`Core.encode` and :meth:`Core.run` (dense rows and `c_decide`) remain for :meth:`Engine.evaluate`, which needs
+each request's matched statements for its Response.
 
 NOTE: the residual condition code is Cython, but it works on Python objects: context values are read through the
 case-insensitive Context mapping, and numbers, dates, IP addresses and base-64 values are parsed with Python's
-decimal, ipaddress and base64 modules (policy values once at compile time, context values once per request and
+decimal, ipaddress and base64 modules (policy values once at compile time, context values once per environment and
 value).  That is why phase C holds the GIL; phases B and D never touch a Python object.
 """
 
 cimport cython
 from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
-from libc.stdint cimport INT16_MAX, SIZE_MAX, int16_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport INT16_MAX, SIZE_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -39,8 +49,13 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 from lexauthz.compile.principals import KIND_CODES, caller_info, not_principal_naming, principal_naming
+from lexauthz.errors import RequestError as _RequestError
+from lexauthz.request import Context as _Context
 
 # Decision codes (lexauthz.decision.Decision).
 cdef enum:
@@ -83,6 +98,14 @@ cdef inline uint64_t *_ptr(object arr):
     """Pointer to the data of a C-contiguous uint64 numpy array (kept alive by the caller)."""
     cdef uint64_t[::1] mv = arr
     return &mv[0]
+
+
+cdef inline uint64_t *_fptr(object arr) except NULL:
+    """Pointer to the data of a C-contiguous uint64 numpy array, without a memoryview (checked, cheap)."""
+    if (not cnp.PyArray_Check(arr) or cnp.PyArray_TYPE(<cnp.ndarray>arr) != cnp.NPY_UINT64
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>arr) or cnp.PyArray_SIZE(<cnp.ndarray>arr) == 0):
+        raise ValueError("expected a non-empty contiguous uint64 array")
+    return <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
 def _ids(bm):
@@ -135,6 +158,146 @@ cdef uint8_t c_decide(const uint64_t *matched, size_t nw, const uint8_t *stmt_ty
             return DEF_ALLOW
         return DEF_IMPLICIT_DENY
     return DEF_ALLOW if (identity_side and named) else DEF_IMPLICIT_DENY
+
+
+# Local flags of a bundle's statement (_Bundle.lfl).
+cdef enum:
+    LF_DIRECT = 1   # a resource-policy statement that names the caller directly (everyone, principal, service)
+    LF_ROLE = 2     # ... that names the caller's role
+    LF_NAMED = 4    # ... that names the caller at all
+    LF_NEEDS = 8    # the statement needs a residual check (a condition the index could not decide, a dynamic Resource)
+
+cdef struct _SB:
+    const uint32_t *stmts
+    const uint8_t *lfl
+    Py_ssize_t k
+    lxa_bundle_flags flags
+    int err
+
+
+# The sparse kernel: c_decide over a bundle's local view, O(k) bit tests for a bundle of k statements.
+# ``passed`` holds one bit per local position (the residual results of the LF_NEEDS candidates); when it is NULL and a
+# candidate needs a residual check, the answer is -1 (defer) unless an applying Deny already decides.
+# INVARIANT(deny-first): the same decision as c_decide over the same matched statements.
+cdef int c_decide_sparse(const _SB *b, const uint64_t *A, const uint64_t *R, const uint64_t *T,
+                         const uint64_t *passed, const uint8_t *stmt_type, const uint8_t *stmt_effect,
+                         const int16_t *stmt_level, int same_account) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef uint32_t s
+    cdef uint8_t f
+    cdef int id_allow = 0, b_allow = 0, s_allow = 0, direct = 0, role = 0, named = 0, deferred = 0
+    cdef uint64_t levels = 0, want
+    cdef int t, kind = b.flags.kind
+    if b.err:
+        return DEF_ERROR
+    for j in range(b.k):
+        s = b.stmts[j]
+        if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
+            continue
+        f = b.lfl[j]
+        if f & LF_NEEDS:
+            if passed == NULL:
+                deferred = 1
+                continue
+            if not lxa_bits_test(passed, j):
+                continue
+        if stmt_effect[s] == E_DENY:
+            return DEF_EXPLICIT_DENY
+        t = stmt_type[s]
+        if t == T_IDENTITY:
+            id_allow = 1
+        elif t == T_RESOURCE:
+            if f & LF_NAMED:
+                named = 1
+            if f & LF_DIRECT:
+                direct = 1
+            if f & LF_ROLE:
+                role = 1
+        elif t == T_BOUNDARY:
+            b_allow = 1
+        elif t == T_SESSION:
+            s_allow = 1
+        elif t == T_SCP:
+            if stmt_level[s] >= 0 and stmt_level[s] < 64:
+                levels |= (<uint64_t>1) << stmt_level[s]
+    if deferred:
+        return -1
+    if kind == K_SERVICE:
+        return DEF_ALLOW if direct else DEF_IMPLICIT_DENY
+    if b.flags.scps_active:
+        want = (~(<uint64_t>0)) if b.flags.n_levels >= 64 else (((<uint64_t>1) << b.flags.n_levels) - 1)
+        if (levels & want) != want:
+            return DEF_IMPLICIT_DENY
+    cdef int b_ok = (not b.flags.boundary_active) or b_allow
+    cdef int s_ok = s_allow if b.flags.session_active else (kind != K_FEDERATED_USER)
+    cdef int identity_side = (kind == K_ROOT) or (id_allow and b_ok and s_ok)
+    if same_account:
+        if direct or (role and b_ok and s_ok) or identity_side:
+            return DEF_ALLOW
+        return DEF_IMPLICIT_DENY
+    return DEF_ALLOW if (identity_side and named) else DEF_IMPLICIT_DENY
+
+
+cdef inline bint _all_str(dict d):
+    for k, v in d.items():
+        if type(v) is not str or type(k) is not str:
+            return False
+    return True
+
+
+cdef inline void _fill_sb(_SB *out, _Bundle b) noexcept:
+    out.stmts = b.stmts
+    out.lfl = b.lfl
+    out.k = b.k
+    out.flags = b.flags
+    out.err = 1 if b.errors else 0
+
+
+cdef class Prepared:
+    """A batch encoded for the nogil kernel: per-row ids into tables of bundles and rows held here, and the residual
+    results of every row that needed one (one bit per local statement position)."""
+
+    cdef readonly Py_ssize_t n
+    cdef readonly object core
+    cdef list refs          # keeps every bundle and row alive while the pointers below are used
+    cdef _SB *sbs
+    cdef const uint64_t **arows
+    cdef const uint64_t **rrows
+    cdef const uint64_t **trows
+    cdef Py_ssize_t nb, na, nr, nt
+    cdef readonly object b_idx, a_idx, r_idx, t_idx, same, poff, pflat
+
+    def __cinit__(self):
+        self.sbs = NULL
+        self.arows = NULL
+        self.rrows = NULL
+        self.trows = NULL
+
+    def __dealloc__(self):
+        free(self.sbs)
+        free(<void *>self.arows)
+        free(<void *>self.rrows)
+        free(<void *>self.trows)
+
+    def __len__(self):
+        return self.n
+
+
+cdef const uint64_t **_row_ptrs(list rows, Py_ssize_t nw) except NULL:
+    """Data pointers of index rows, each checked to be a contiguous uint64 array of ``nw`` words."""
+    cdef Py_ssize_t i, n = len(rows)
+    cdef const uint64_t **out = <const uint64_t **>malloc((n + 1) * sizeof(uint64_t *))
+    if out == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            out[i] = _fptr(rows[i])
+            if cnp.PyArray_NDIM(<cnp.ndarray>rows[i]) != 1 or cnp.PyArray_SIZE(<cnp.ndarray>rows[i]) != nw:
+                raise ValueError("row width differs from the plan")
+    except BaseException:
+        free(<void *>out)
+        raise
+    return out
 
 
 # =================================================================================================================
@@ -951,6 +1114,11 @@ cdef class _Bundle:
     cdef readonly dict labels      # resource-policy stmt id -> principal_match label
     cdef readonly dict slot_pos    # slot id -> position in evaluation order
     cdef readonly bint has_resource
+    # The local view: the bundle's statements (sorted ids) and per-statement LF_* flags.
+    cdef readonly object stmts_arr, lfl_arr
+    cdef const uint32_t *stmts
+    cdef const uint8_t *lfl
+    cdef Py_ssize_t k
 
     @property
     def kind(self):
@@ -992,9 +1160,14 @@ cdef class Core:
     cdef object not_resource_all, dynamic_row, needs_row, all_row
     cdef list residuals
     cdef list tag_keys
-    cdef dict action_cache, resource_cache, bundle_cache
+    cdef dict env_by_serial, tags_intern, action_cache, action_raw, resource_cache, bundle_cache, env_cache, ctx_cache, pr_cache, res_memo
     cdef Py_ssize_t cache_limit
+    cdef set action_ok
+    cdef Py_ssize_t ctx_serial, tags_serial
     cdef readonly Py_ssize_t index_bytes
+    cdef const uint8_t *p_type
+    cdef const uint8_t *p_eff
+    cdef const int16_t *p_lvl
 
     def __cinit__(self, plan, bint use_index=True):
         cdef Py_ssize_t n = plan.n_stmts, s
@@ -1007,6 +1180,12 @@ cdef class Core:
         self._eff_arr = np.zeros(n + 1, dtype=np.uint8)
         self._lvl_arr = np.full(n + 1, -1, dtype=np.int16)
         type_codes = {"identity": 0, "resource": 1, "permission_boundary": 2, "session": 3, "scp": 4}
+        cdef uint8_t[::1] tmv_ = self._type_arr
+        cdef uint8_t[::1] emv_ = self._eff_arr
+        cdef int16_t[::1] lmv_ = self._lvl_arr
+        self.p_type = &tmv_[0]
+        self.p_eff = &emv_[0]
+        self.p_lvl = &lmv_[0]
         self.residuals = [None] * n
         needs = []
         for info in plan.statements:
@@ -1059,17 +1238,23 @@ cdef class Core:
         self.action_cache = {}
         self.resource_cache = {}
         self.bundle_cache = {}
+        self.env_cache = {}
+        self.ctx_cache = {}
+        self.pr_cache = {}
+        self.action_ok = set()
+        self.action_raw = {}
+        self.res_memo = {}
+        self.tags_intern = {}
+        self.env_by_serial = {}  # (context serial, tags serial) -> env_of(...): serials are never reused
         # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
         self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
-        # Rows for strings seen at compile time, built with pyroaring (the same answer as the on-demand path).
+        # Rows for actions seen at compile time, built with pyroaring (the same answer as the on-demand path).
         if use_index:
             for a in plan.seen_actions:
                 self.action_cache[a] = self._roaring_row(self.act_globs.matching(_utf8(a)), plan.action_pos,
                                                          plan.action_neg, plan.not_action_all, act_patterns, None)
-            for res in plan.seen_resources:
-                self.resource_cache[res] = self._roaring_row(self.res_table.matching(res), plan.resource_pos,
-                                                           plan.resource_neg, plan.not_resource_all, res_patterns,
-                                                           plan.dynamic_resource)
+            # NOTE: resource rows are built on first use (then cached): at 100,000 statements, building one for
+            # every known resource up front was a third of the compile time.
         self.index_bytes = self._measure()
 
     cdef object _row(self, ids):
@@ -1127,11 +1312,19 @@ cdef class Core:
             lxa_bits_or_inplace(w, _ptr(extra), self.nw)
         return row
 
-    def action_row(self, str action):
+    cpdef object action_row(self, str action):
         """Statements whose Action/NotAction covers ``action`` (matched case-insensitively)."""
+        if self.use_index:
+            row = self.action_raw.get(action)
+            if row is not None:
+                return row
         low = action.lower()
         row = self.action_cache.get(low) if self.use_index else None
-        if row is None:
+        if row is not None:
+            if len(self.action_raw) > self.cache_limit:
+                self.action_raw.clear()
+            self.action_raw[action] = row
+        else:
             row = self._table_row(self.act_globs.matching(_utf8(low)), self.act_pos, self.act_neg,
                                   self.not_action_all, None)
             if self.use_index:
@@ -1140,7 +1333,7 @@ cdef class Core:
                 self.action_cache[low] = row
         return row
 
-    def resource_row(self, str resource):
+    cpdef object resource_row(self, str resource):
         """Statements whose static Resource/NotResource covers ``resource``, plus every statement whose Resource has
         policy variables (checked per request)."""
         row = self.resource_cache.get(resource) if self.use_index else None
@@ -1263,6 +1456,37 @@ cdef class Core:
         b.rp_direct = self._row(direct)
         b.rp_role = self._row(role)
         b.rp_named = self._row(named)
+        # The local view (phase B's sparse kernel): the mask's statements, each with its LF_* flags.
+        ids = bits_to_ids(b.mask)
+        cdef Py_ssize_t j, k = len(ids)
+        ids_arr = np.zeros(max(1, k), dtype=np.uint32)  # one spare slot, so the pointers below are never dangling
+        fl_arr = np.zeros(max(1, k), dtype=np.uint8)
+        cdef uint32_t[::1] imv = ids_arr
+        cdef uint8_t[::1] fmv = fl_arr
+        cdef const uint64_t *w_direct = _fptr(b.rp_direct)
+        cdef const uint64_t *w_role = _fptr(b.rp_role)
+        cdef const uint64_t *w_named = _fptr(b.rp_named)
+        cdef const uint64_t *w_needs = _fptr(self.needs_row)
+        cdef uint32_t sid32
+        cdef uint8_t f
+        for j in range(k):
+            sid32 = ids[j]
+            imv[j] = sid32
+            f = 0
+            if lxa_bits_test(w_direct, sid32):
+                f |= LF_DIRECT
+            if lxa_bits_test(w_role, sid32):
+                f |= LF_ROLE
+            if lxa_bits_test(w_named, sid32):
+                f |= LF_NAMED
+            if lxa_bits_test(w_needs, sid32):
+                f |= LF_NEEDS
+            fmv[j] = f
+        b.stmts_arr = ids_arr
+        b.lfl_arr = fl_arr
+        b.stmts = &imv[0]
+        b.lfl = &fmv[0]
+        b.k = k
         return b
 
     def _slot_range(self, sid):
@@ -1274,7 +1498,7 @@ cdef class Core:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def encode(self, resolver, list principals, list actions, list resources, contexts, accounts,
-               Py_ssize_t start, Py_ssize_t stop, bint want_rows=False):
+               Py_ssize_t start, Py_ssize_t stop, bint want_rows=False, bint stack=True):
         """Encode rows ``start:stop`` of checked columns into the arguments of :meth:`run` (phase A).
 
         ``resolver`` gives each row's layout and the tags that enrich its context.  Each distinct principal and
@@ -1306,12 +1530,7 @@ cdef class Core:
             raw = contexts[i] if contexts is not None else None
             ctx = ctx_by_id.get(id(raw))
             if ctx is None:
-                if isinstance(raw, Context):
-                    ctx = raw
-                elif raw is None:
-                    ctx = Context()
-                else:
-                    ctx = Context(raw, path=f"$[{i}].context")
+                ctx = self.context_of(raw, i)
                 ctx_by_id[id(raw)] = ctx
             acct = accounts[i] if accounts is not None else None
             if acct is not None and type(acct) is not str:
@@ -1347,16 +1566,10 @@ cdef class Core:
             ekey = (ctx, tags)
             env = env_map.get(ekey)
             if env is None:
-                full = ctx
-                if tags:
-                    data = ctx.to_dict()
-                    for k, v in tags:
-                        if k not in ctx:
-                            data[k] = v
-                    full = Context(data)
-                env = (_Env(full), len(t_rows))
+                shared = self.env_of(ctx, tags)
+                env = (shared[0], len(t_rows))
                 env_map[ekey] = env
-                t_rows.append(self.tag_row(full))
+                t_rows.append(shared[1])
             t_idx[j] = env[1]
             kkey = (env[1], r)
             hit = k_map.get(kkey)
@@ -1379,10 +1592,376 @@ cdef class Core:
             same[j] = 1 if (caller_acct is not None and (owner is None or caller_acct == owner)) else 0
             if want_rows:
                 rows.append((bundle, a_rows[ai], r_rows[ri], r, env[0]))
+        if not stack:
+            return (bundles, b_arr, a_rows, a_arr, r_rows, r_arr, t_rows, t_arr, keys, k_arr, same_arr), rows
         A = np.stack(a_rows) if a_rows else np.zeros((1, self.nw), np.uint64)
         R = np.stack(r_rows) if r_rows else np.zeros((1, self.nw), np.uint64)
         T = np.stack(t_rows) if t_rows else np.zeros((1, self.nw), np.uint64)
         return (bundles, b_arr, A, a_arr, R, r_arr, T, t_arr, keys, k_arr, same_arr), rows
+
+    # -- shared per-engine caches of contexts and condition environments ---------------------------------------
+
+    cpdef object context_of(self, raw, Py_ssize_t i=0):
+        """``raw`` (a mapping, a Context or None) as a :class:`Context`; a dict of string values is converted once per
+        engine and content (the same keys and values give an equal Context)."""
+        return self.context_entry(raw, i)[0]
+
+    cpdef tuple context_entry(self, raw, Py_ssize_t i=0):
+        """``(Context, serial)`` of ``raw``: equal serials mean equal contexts (a serial is never reused)."""
+        Context = _Context
+        if raw is None:
+            raw = {}
+        cdef bint plain = type(raw) is dict
+        cdef tuple key = None
+        if not plain and isinstance(raw, Context):
+            self.ctx_serial += 1
+            return (raw, self.ctx_serial)
+        if plain:
+            for k, v in (<dict>raw).items():
+                if type(v) is not str or type(k) is not str:
+                    plain = False
+                    break
+        if plain:
+            key = tuple((<dict>raw).items())
+            hit = self.ctx_cache.get(key)
+            if hit is not None:
+                return <tuple>hit
+        ctx = Context(raw, path=f"$[{i}].context")
+        self.ctx_serial += 1
+        entry = (ctx, self.ctx_serial)
+        if plain:
+            if len(self.ctx_cache) > 65536:
+                self.ctx_cache.clear()
+            self.ctx_cache[key] = entry
+        return entry
+
+    cpdef tuple env_of(self, ctx, tags):
+        """``(_Env, tag row)`` for context ``ctx`` enriched with ``tags`` (absent keys only), once per engine."""
+        ekey = (ctx, tags)
+        hit = self.env_cache.get(ekey)
+        if hit is None:
+            Context = _Context
+            full = ctx
+            if tags:
+                data = ctx.to_dict()
+                for k, v in tags:
+                    if k not in ctx:
+                        data[k] = v
+                full = Context(data)
+            hit = (_Env(full), self.tag_row(full))
+            if len(self.env_cache) > 65536:
+                self.env_cache.clear()
+            self.env_cache[ekey] = hit
+        return <tuple>hit
+
+    cdef tuple _pr(self, resolver, str p, str r):
+        """``(bundle, tags, owner account or None)`` of a (principal, resource) pair, once per engine."""
+        key = (p, r)
+        hit = self.pr_cache.get(key)
+        if hit is None:
+            b = self.bundle(p, resolver.layout(p, r))
+            if r.startswith("arn:"):
+                owner = r.split(":", 5)[4] or None
+            else:
+                owner = None
+            acct = (<_Bundle>b).caller.account
+            same = 1 if (acct is not None and (owner is None or acct == owner)) else 0
+            tags = resolver.tags(p, r)
+            # equal tags share one object, so batches can key environments by identity
+            entry = self.tags_intern.get(tags)
+            if entry is None:
+                self.tags_serial += 1
+                entry = (tags, self.tags_serial)
+                if len(self.tags_intern) > 65536:
+                    self.tags_intern.clear()
+                self.tags_intern[tags] = entry
+            hit = (b, entry[0], owner, same, entry[1])
+            if len(self.pr_cache) > 262144:
+                self.pr_cache.clear()
+            self.pr_cache[key] = hit
+        return <tuple>hit
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def encode_ids(self, resolver, list principals, list actions, list resources, contexts, accounts,
+                   Py_ssize_t start, Py_ssize_t stop):
+        """Encode rows ``start:stop`` of checked columns into the arguments of :meth:`prepare`: per-row ids into
+        lists of bundles, action rows, resource rows and condition environments (each looked up in the engine's
+        caches, computed once per engine and distinct value)."""
+        cdef Py_ssize_t n = stop - start, i, j
+        cdef list bundles = [], a_rows = [], r_rows = [], t_rows = [], envs = [], rstrs = []
+        cdef dict b_map = {}, a_map = {}, r_map = {}, t_map = {}, ctx_by_id = {}
+        b_arr = np.empty(n, dtype=np.uint32)
+        a_arr = np.empty(n, dtype=np.uint32)
+        r_arr = np.empty(n, dtype=np.uint32)
+        t_arr = np.empty(n, dtype=np.uint32)
+        same_arr = np.empty(n, dtype=np.uint8)
+        cdef uint32_t[::1] b_idx = b_arr, a_idx = a_arr, r_idx = r_arr, t_idx = t_arr
+        cdef uint8_t[::1] same = same_arr
+        cdef _Bundle bundle
+        cdef tuple pr
+        cdef bint has_ctx = contexts is not None, has_acct = accounts is not None
+        cdef list keep = []
+        RequestError = _RequestError
+        empty = self.context_entry(None, 0)
+        for j in range(n):
+            i = start + j
+            p = principals[i]
+            a = actions[i]
+            r = resources[i]
+            centry = empty
+            if has_ctx:
+                raw = contexts[i]
+                if raw is not None:
+                    centry = None
+                    if type(raw) is dict and _all_str(<dict>raw):
+                        # the common case: a dict of strings, found by content in the engine's cache
+                        centry = self.ctx_cache.get(tuple((<dict>raw).items()))
+                    if centry is None:
+                        centry = ctx_by_id.get(id(raw))
+                        if centry is None:
+                            centry = self.context_entry(raw, i)
+                            ctx_by_id[id(raw)] = centry
+                            keep.append(raw)
+            pr = self._pr(resolver, p, r)
+            bundle = pr[0]
+            hit = b_map.get(bundle)
+            if hit is None:
+                hit = len(bundles)
+                b_map[bundle] = hit
+                bundles.append(bundle)
+            b_idx[j] = hit
+            hit = a_map.get(a)
+            if hit is None:
+                hit = len(a_rows)
+                a_map[a] = hit
+                a_rows.append(self.action_row(a))
+            a_idx[j] = hit
+            hit = r_map.get(r)
+            if hit is None:
+                hit = len(r_rows)
+                r_map[r] = hit
+                r_rows.append(self.resource_row(r))
+                rstrs.append(r)
+            r_idx[j] = hit
+            tkey = ((<tuple>centry)[1], pr[4])
+            hit = t_map.get(tkey)
+            if hit is None:
+                shared = self.env_of((<tuple>centry)[0], pr[1])
+                hit = len(t_rows)
+                t_map[tkey] = hit
+                t_rows.append(shared[1])
+                envs.append(shared[0])
+            t_idx[j] = hit
+            if has_acct:
+                acct = accounts[i]
+                if acct is not None and type(acct) is not str:
+                    raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
+                                       f"$[{i}].resource_account")
+                if acct:
+                    caller_acct = bundle.caller.account
+                    same[j] = 1 if (caller_acct is not None and caller_acct == acct) else 0
+                    continue
+            # A resource that names no account (`*`) is in the caller's own account.
+            same[j] = pr[3]
+        # keep every context whose id is a key above alive until here
+        del ctx_by_id, keep
+        return (bundles, b_arr, a_rows, a_arr, r_rows, r_arr, t_rows, t_arr, envs, rstrs, same_arr)
+
+    # -- the sparse kernel: prepared batches and single requests ------------------------------------------------
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def prepare(self, list bundles, b_arr, list a_rows, a_arr, list r_rows, r_arr, list t_rows, t_arr, list envs,
+                list rstrs, same_arr):
+        """A :class:`Prepared` batch from :meth:`encode` output (``stack=False``): phase B finds the rows whose
+        candidates need a residual check, and phase C stores their results, so :meth:`run_prepared` runs without the
+        GIL from start to end."""
+        cdef Prepared P = Prepared()
+        cdef const uint32_t[::1] bi = b_arr, ai = a_arr, ri = r_arr, ti = t_arr
+        cdef const uint8_t[::1] sm = same_arr
+        cdef Py_ssize_t n = bi.shape[0], i, nb = len(bundles), j, words, total = 0
+        if len(envs) != len(t_rows) or len(rstrs) != len(r_rows):
+            raise ValueError("table lengths differ")
+        if not (ai.shape[0] == n and ri.shape[0] == n and ti.shape[0] == n and sm.shape[0] == n):
+            raise ValueError("column lengths differ")
+        for i in range(n):
+            if (bi[i] >= nb or ai[i] >= len(a_rows) or ri[i] >= len(r_rows) or ti[i] >= len(t_rows)
+                    or sm[i] > 1):
+                raise ValueError("row index out of range")
+        P.n = n
+        P.core = self
+        P.refs = [bundles, a_rows, r_rows, t_rows]
+        P.b_idx, P.a_idx, P.r_idx, P.t_idx, P.same = b_arr, a_arr, r_arr, t_arr, same_arr
+        P.sbs = <_SB *>malloc((nb + 1) * sizeof(_SB))
+        if P.sbs == NULL:
+            raise MemoryError()
+        P.nb = nb
+        for i in range(nb):
+            _fill_sb(&P.sbs[i], <_Bundle>bundles[i])
+        P.arows = _row_ptrs(a_rows, self.nw)
+        P.rrows = _row_ptrs(r_rows, self.nw)
+        P.trows = _row_ptrs(t_rows, self.nw)
+        poff_arr = np.full(max(n, 1), -1, dtype=np.int64)
+        cdef int64_t[::1] poff = poff_arr
+        cdef const uint8_t *tmv = self.p_type
+        cdef const uint8_t *emv = self.p_eff
+        cdef const int16_t *lmv = self.p_lvl
+        cdef _SB *sb
+        cdef int d
+        # Phase B: which rows defer (a candidate that needs a residual check, and no applying Deny without one).
+        with nogil:
+            for i in range(n):
+                sb = &P.sbs[bi[i]]
+                d = c_decide_sparse(sb, P.arows[ai[i]], P.rrows[ri[i]], P.trows[ti[i]], NULL, tmv, emv, lmv, sm[i])
+                if d == -1:
+                    poff[i] = total
+                    total += (sb.k >> 6) + 1
+        pflat_arr = np.zeros(max(total, 1), dtype=_U64)
+        cdef uint64_t[::1] pflat = pflat_arr
+        cdef _Residual res
+        cdef dict memo = self.res_memo if self.use_index else {}
+        if len(memo) > 1 << 20:
+            memo.clear()
+        cdef _Bundle b
+        cdef const uint64_t *A
+        cdef const uint64_t *R
+        cdef const uint64_t *T
+        cdef uint32_t s
+        # Phase C: residual checks, once per candidate statement and distinct (context, resource).
+        for i in range(n):
+            if poff[i] < 0:
+                continue
+            b = bundles[bi[i]]
+            A = P.arows[ai[i]]
+            R = P.rrows[ri[i]]
+            T = P.trows[ti[i]]
+            for j in range(b.k):
+                if not (b.lfl[j] & LF_NEEDS):
+                    continue
+                s = b.stmts[j]
+                if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
+                    continue
+                # keyed by the engine's shared _Env (it keeps it alive) and the resource when the statement's
+                # Resource has variables
+                res = self.residuals[s]
+                mk = (envs[ti[i]], rstrs[ri[i]] if res.dyn is not None else None, s)
+                ok = memo.get(mk)
+                if ok is None:
+                    ok = res.check(<_Env>envs[ti[i]], rstrs[ri[i]], self.use_index)
+                    memo[mk] = ok
+                if ok:
+                    lxa_bits_set(&pflat[poff[i]], j)
+        P.poff = poff_arr
+        P.pflat = pflat_arr
+        return P
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def run_prepared(self, Prepared P, uint8_t[::1] out):
+        """Decide a :class:`Prepared` batch into ``out``, with the GIL released for the whole loop."""
+        if P.core is not self:
+            raise ValueError("the batch was encoded by another engine")
+        cdef Py_ssize_t n = P.n, i
+        if out.shape[0] != n:
+            raise ValueError("column lengths differ")
+        if n == 0:
+            return
+        cdef const uint32_t[::1] bi = P.b_idx, ai = P.a_idx, ri = P.r_idx, ti = P.t_idx
+        cdef const uint8_t[::1] sm = P.same
+        cdef const int64_t[::1] poff = P.poff
+        cdef const uint64_t[::1] pflat = P.pflat
+        cdef const uint8_t *tmv = self.p_type
+        cdef const uint8_t *emv = self.p_eff
+        cdef const int16_t *lmv = self.p_lvl
+        cdef int d
+        with nogil:
+            for i in range(n):
+                d = c_decide_sparse(&P.sbs[bi[i]], P.arows[ai[i]], P.rrows[ri[i]], P.trows[ti[i]],
+                                    &pflat[poff[i]] if poff[i] >= 0 else NULL, tmv, emv, lmv, sm[i])
+                # -1 cannot happen (prepare stored every deferred row's results); never an Allow on it
+                out[i] = <uint8_t>d if d >= 0 else DEF_ERROR
+
+    def decide_one(self, resolver, p, a, r, raw, check):
+        """The decision code of one request (strings to the sparse kernel; no arrays, no Response).
+
+        ``check(p, a, r)`` raises for a malformed request; it runs unless the strings were checked before.
+        """
+        cdef _Bundle b
+        cdef tuple pr
+        if type(p) is not str or type(a) is not str or type(r) is not str:
+            check(p, a, r)
+            p, a, r = str(p), str(a), str(r)
+        hit = self.pr_cache.get((p, r))
+        if hit is None or a not in self.action_ok:
+            check(p, a, r)
+            if len(self.action_ok) > 65536:
+                self.action_ok.clear()
+            self.action_ok.add(a)
+            pr = self._pr(resolver, p, r)
+        else:
+            pr = hit
+        b = pr[0]
+        if b.errors:
+            return DEF_ERROR
+        arow = self.action_row(a)
+        rrow = self.resource_row(r)
+        centry = self.context_entry(raw, 0)
+        skey = ((<tuple>centry)[1], pr[4])
+        shared = self.env_by_serial.get(skey)
+        if shared is None:
+            shared = self.env_of((<tuple>centry)[0], pr[1])
+            if len(self.env_by_serial) > 65536:
+                self.env_by_serial.clear()
+            self.env_by_serial[skey] = shared
+        trow = shared[1]
+        cdef int same = pr[3]
+        cdef _SB sb
+        _fill_sb(&sb, b)
+        cdef const uint64_t *A = _fptr(arow)
+        cdef const uint64_t *R = _fptr(rrow)
+        cdef const uint64_t *T = _fptr(trow)
+        cdef const uint8_t *tmv = self.p_type
+        cdef const uint8_t *emv = self.p_eff
+        cdef const int16_t *lmv = self.p_lvl
+        cdef int d = c_decide_sparse(&sb, A, R, T, NULL, tmv, emv, lmv, same)
+        if d >= 0:
+            return d
+        cdef uint64_t local[8]
+        cdef Py_ssize_t words = (b.k >> 6) + 1
+        cdef uint64_t *passed = &local[0]
+        if words > 8:
+            passed = <uint64_t *>malloc(words * sizeof(uint64_t))
+        if passed == NULL:
+            raise MemoryError()
+        memset(passed, 0, words * sizeof(uint64_t))
+        cdef Py_ssize_t j
+        cdef uint32_t s
+        cdef _Residual res
+        cdef dict memo = self.res_memo if self.use_index else {}
+        env = shared[0]
+        try:
+            for j in range(b.k):
+                if not (b.lfl[j] & LF_NEEDS):
+                    continue
+                s = b.stmts[j]
+                if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
+                    continue
+                res = self.residuals[s]
+                mk = (env, r if res.dyn is not None else None, s)
+                ok = memo.get(mk)
+                if ok is None:
+                    ok = res.check(<_Env>env, r, self.use_index)
+                    if len(memo) > 1 << 20:
+                        memo.clear()
+                    memo[mk] = ok
+                if ok:
+                    lxa_bits_set(passed, j)
+            d = c_decide_sparse(&sb, A, R, T, passed, tmv, emv, lmv, same)
+        finally:
+            if passed != &local[0]:
+                free(passed)
+        return d if d >= 0 else DEF_ERROR
 
     # -- the batch kernel ------------------------------------------------------------------------------------------
 

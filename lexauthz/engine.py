@@ -33,12 +33,12 @@ from .errors import CompileError, PlanFormatError, RequestError
 from .policy.applicable import ApplicablePolicies
 from .request import Context, Request
 
-__all__ = ["Engine", "PolicySet", "compile_applicable", "evaluate_applicable", "MAX_BATCH"]
+__all__ = ["Engine", "EncodedBatch", "PolicySet", "compile_applicable", "evaluate_applicable", "MAX_BATCH"]
 
 #: The most requests one :meth:`Engine.evaluate_batch` call takes.
 MAX_BATCH = 1 << 26
-# Requests per kernel call inside a batch: bounds the per-call residual tables.
-_CHUNK = 8192
+# Requests per encode/prepare call inside a string batch: bounds the per-call id maps and tables.
+_CHUNK = 65536
 
 _ALLOWED, _IMPLICIT, _EXPLICIT = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied"
 
@@ -84,6 +84,24 @@ class _FixedResolver:
         return ()
 
 
+class _HashOnce:
+    """A slot-key part equal to (and hashing as) the wrapped object, with the hash computed once."""
+
+    __slots__ = ("obj", "_h")
+
+    def __init__(self, obj):
+        self.obj = obj
+        self._h = hash(obj)
+
+    def __hash__(self):
+        return self._h
+
+    def __eq__(self, other):
+        if isinstance(other, _HashOnce):
+            return self.obj is other.obj or (self._h == other._h and self.obj == other.obj)
+        return NotImplemented
+
+
 class _PolicySetResolver:
     """Layouts of a :class:`PolicySet`, with slot ids assigned at compile time."""
 
@@ -91,7 +109,9 @@ class _PolicySetResolver:
         self.ps = ps = ps.snapshot()  # INVARIANT(immutable): later edits of the PolicySet never reach the engine
         self._roles = ps.roles_by_name()
         self._slot = {}
+        self._wrapped: dict = {}  # id(policy) -> _HashOnce (which keeps the policy alive, so the id stays its own)
         self._cache: dict = {}
+        self._by_principal: dict = {}
         self._tags: dict = {}
         # Every slot a request can need is created now; resolution never adds one.
         for rec in ps.principals.values():
@@ -110,6 +130,14 @@ class _PolicySetResolver:
             for lv, (_, pols) in enumerate(ps.scp_levels(acct) if acct else []):
                 self._scp_slots(builder, lv, pols)
 
+    def _hash_once(self, policy):
+        """``policy`` wrapped so that its (deep, dataclass) hash is computed once per object, not per lookup."""
+        w = self._wrapped.get(id(policy))
+        if w is None or w.obj is not policy:
+            w = _HashOnce(policy)
+            self._wrapped[id(policy)] = w
+        return w
+
     def _identity_list(self, rec):
         out = list(rec.policies)
         for g in rec.groups:
@@ -117,7 +145,7 @@ class _PolicySetResolver:
         return out
 
     def _get(self, builder, ptype, level, policy, occurrence):
-        key = (ptype, level, policy, occurrence)
+        key = (ptype, level, self._hash_once(policy), occurrence)
         sid = self._slot.get(key)
         if sid is None:
             if builder is None:
@@ -130,8 +158,9 @@ class _PolicySetResolver:
         seen: dict = {}
         out = []
         for p in policies:
-            occ = seen.get(p, 0)
-            seen[p] = occ + 1
+            hp = self._hash_once(p)
+            occ = seen.get(hp, 0)
+            seen[hp] = occ + 1
             out.append(self._get(builder, "identity", None, p, occ))
         return tuple(out)
 
@@ -139,8 +168,9 @@ class _PolicySetResolver:
         seen: dict = {}
         out = []
         for p in policies:
-            occ = seen.get(p, 0)
-            seen[p] = occ + 1
+            hp = self._hash_once(p)
+            occ = seen.get(hp, 0)
+            seen[hp] = occ + 1
             out.append(self._get(builder, "scp", level, p, occ))
         return tuple(out)
 
@@ -150,20 +180,28 @@ class _PolicySetResolver:
         if lay is not None:
             return lay
         ps = self.ps
-        rec = ps.principal_record(principal, self._roles)
-        identity = ()
-        boundary = session = None
-        if rec is not None:
-            identity = self._identity_slots(None, self._identity_list(rec))
-            if rec.permissions_boundary is not None:
-                boundary = self._get(None, "permission_boundary", None, rec.permissions_boundary, 0)
-            if rec.session_policy is not None:
-                session = self._get(None, "session", None, rec.session_policy, 0)
+        # The principal's part of the layout depends on the principal only: computed once per principal.
+        part = self._by_principal.get(principal)
+        if part is None:
+            rec = ps.principal_record(principal, self._roles)
+            identity = ()
+            boundary = session = None
+            if rec is not None:
+                identity = self._identity_slots(None, self._identity_list(rec))
+                if rec.permissions_boundary is not None:
+                    boundary = self._get(None, "permission_boundary", None, rec.permissions_boundary, 0)
+                if rec.session_policy is not None:
+                    session = self._get(None, "session", None, rec.session_policy, 0)
+            levels = ps.scp_levels(_account_of(principal))
+            scps = tuple(self._scp_slots(None, lv, pols) for lv, (_, pols) in enumerate(levels))
+            part = (identity, boundary, session, scps or None)
+            if len(self._by_principal) > 65536:
+                self._by_principal.clear()
+            self._by_principal[principal] = part
+        identity, boundary, session, scps = part
         res = ps.resources.get(resource)
         rp = self._get(None, "resource", None, res.policy, 0) if res is not None and res.policy is not None else None
-        levels = ps.scp_levels(_account_of(principal))
-        scps = tuple(self._scp_slots(None, lv, pols) for lv, (_, pols) in enumerate(levels))
-        lay = Layout(identity, rp, boundary, session, scps or None)
+        lay = Layout(identity, rp, boundary, session, scps)
         if len(self._cache) > 65536:
             self._cache.clear()
         self._cache[key] = lay
@@ -264,6 +302,30 @@ def _check_resource(r, i):
         raise RequestError("E_BAD_RESOURCE", "`resource` must be a non-empty string", f"$[{i}].resource")
     if r != "*" and (not r.startswith("arn:") or r.count(":") < 5):
         raise RequestError("E_BAD_RESOURCE", f"resource `{r}` is not an ARN or `*`", f"$[{i}].resource")
+
+
+def _check_row(p, a, r):
+    _check_principal(p, 0)
+    _check_action(a, 0)
+    _check_resource(r, 0)
+
+
+def _check_rows(principals, actions, resources):
+    """Check every row; each distinct value once, and row by row (for the first bad row's index) only on a failure."""
+    try:
+        for p in set(principals):
+            _check_principal(p, 0)
+        for a in set(actions):
+            _check_action(a, 0)
+        for r in set(resources):
+            _check_resource(r, 0)
+        return
+    except (RequestError, TypeError):
+        pass
+    for i in range(len(principals)):
+        _check_principal(principals[i], i)
+        _check_action(actions[i], i)
+        _check_resource(resources[i], i)
 
 
 def _column(name, values, n=None):
@@ -376,15 +438,47 @@ class Engine:
         return evaluate_applicable(request, applicable)
 
     def is_allowed(self, principal_arn: str, action: str, resource_arn: str = "*", context=None) -> bool:
-        """Whether the request is allowed (``evaluate_batch`` of one row)."""
-        return bool(self.evaluate_batch([principal_arn], [action], [resource_arn],
-                                        None if context is None else [context])[0] == Decision.ALLOW)
+        """Whether the request is allowed: the same answer as ``evaluate_batch`` of one row, without building arrays.
 
-    def evaluate_batch(self, principals, actions, resources, contexts=None, *, resource_accounts=None, out=None):
+        Raises
+        ------
+        RequestError
+            For a malformed principal, action, resource or context (as :meth:`evaluate_batch`).
+        """
+        return self._core.decide_one(self._resolver, principal_arn, action, resource_arn, context, _check_row) == 1
+
+    def encode(self, principals, actions, resources, contexts=None, *, resource_accounts=None) -> "EncodedBatch":
+        """Encode a batch once for this engine: an :class:`EncodedBatch` that :meth:`evaluate_batch` decides with
+        the GIL released from start to end (the bulk form: encode once, decide many times or on many threads).
+
+        The columns are checked as :meth:`evaluate_batch` checks them; condition results the index cannot decide
+        are computed here, once per statement and distinct (context, resource).
+        """
+        principals, actions, resources, contexts, accounts, n = self._columns(principals, actions, resources,
+                                                                             contexts, resource_accounts)
+        args = self._core.encode_ids(self._resolver, principals, actions, resources, contexts, accounts, 0, n)
+        return EncodedBatch(self, self._core.prepare(*args), n)
+
+    def _columns(self, principals, actions, resources, contexts, resource_accounts):
+        principals = list(_column("principals", principals))
+        n = len(principals)
+        if n > MAX_BATCH:
+            raise RequestError("E_BATCH_TOO_LARGE", f"batch of {n} rows exceeds the limit of {MAX_BATCH}", "$")
+        actions = list(_column("actions", actions, n))
+        resources = list(_column("resources", resources, n))
+        contexts = _column("contexts", contexts, n)
+        accounts = _column("resource_accounts", resource_accounts, n)
+        # Every row is checked before any is decided: a bad row raises before the kernel runs.
+        _check_rows(principals, actions, resources)
+        return principals, actions, resources, contexts, accounts, n
+
+    def evaluate_batch(self, principals, actions=None, resources=None, contexts=None, *, resource_accounts=None,
+                       out=None):
         """Decide many requests given as columns; a ``uint8`` array of :class:`Decision` codes.
 
-        Strings are checked and interned before the loop; the intersection and the decision run with the GIL
-        released, and one engine may serve many threads at once.
+        Strings are checked and interned before the loop; the decision runs with the GIL released, and one engine
+        may serve many threads at once.  ``principals`` may instead be an :class:`EncodedBatch` from
+        :meth:`encode` (then give no other column): the whole batch is decided without the GIL.
 
         Parameters
         ----------
@@ -403,33 +497,44 @@ class Engine:
             For a malformed row (its index is in ``path``), mismatched column lengths, or more than
             :data:`MAX_BATCH` rows.
         """
-        principals = list(_column("principals", principals))
-        n = len(principals)
-        if n > MAX_BATCH:
-            raise RequestError("E_BATCH_TOO_LARGE", f"batch of {n} rows exceeds the limit of {MAX_BATCH}", "$")
-        actions = list(_column("actions", actions, n))
-        resources = list(_column("resources", resources, n))
-        contexts = _column("contexts", contexts, n)
-        accounts = _column("resource_accounts", resource_accounts, n)
+        if isinstance(principals, EncodedBatch):
+            if actions is not None or resources is not None or contexts is not None or resource_accounts is not None:
+                raise RequestError("E_BAD_BATCH", "an encoded batch takes no other column", "$")
+            if principals.engine is not self:
+                raise RequestError("E_BAD_BATCH", "the batch was encoded by another engine", "$")
+            n = len(principals)
+            out = self._out(out, n)
+            try:
+                self._core.run_prepared(principals._prepared, out)
+            except BaseException:
+                out[:] = Decision.ERROR
+                raise
+            return out
+        if actions is None or resources is None:
+            raise RequestError("E_BAD_BATCH", "`actions` and `resources` are required", "$")
+        principals, actions, resources, contexts, accounts, n = self._columns(principals, actions, resources,
+                                                                             contexts, resource_accounts)
+        out = self._out(out, n)
+        core = self._core
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            try:
+                args = core.encode_ids(self._resolver, principals, actions, resources, contexts, accounts, start,
+                                       stop)
+                core.run_prepared(core.prepare(*args), out[start:stop])
+            except BaseException:
+                out[start:] = Decision.ERROR  # never leave a stale or partial answer behind an exception
+                raise
+        return out
+
+    @staticmethod
+    def _out(out, n):
         if out is None:
             out = np.zeros(n, dtype=np.uint8)
         elif not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.ndim == 1 and out.shape[0] == n
                   and out.flags.c_contiguous and out.flags.writeable):
             raise RequestError("E_BAD_BATCH", f"`out` must be a writeable contiguous uint8 array of length {n}",
                                "$.out")
-        # Every row is checked before any is decided: a bad row raises before the kernel runs.
-        for i in range(n):
-            _check_principal(principals[i], i)
-            _check_action(actions[i], i)
-            _check_resource(resources[i], i)
-        for start in range(0, n, _CHUNK):
-            stop = min(n, start + _CHUNK)
-            try:
-                args, _ = self._encode(principals, actions, resources, contexts, accounts, start, stop)
-                self._core.run(*args, out[start:stop])
-            except BaseException:
-                out[start:] = Decision.ERROR  # never leave a stale or partial answer behind an exception
-                raise
         return out
 
     # -- explanation ----------------------------------------------------------------------------------------------
@@ -561,6 +666,24 @@ class Engine:
 
     def __reduce__(self):
         return (_rebuild, (self._dump(), serialize.FORMAT_VERSION))
+
+
+class EncodedBatch:
+    """Requests encoded once by :meth:`Engine.encode`: id columns into the engine's tables, and the condition results
+    the index could not decide.  Decide it with ``engine.evaluate_batch(batch)``; it belongs to that engine only."""
+
+    __slots__ = ("engine", "_prepared", "_n")
+
+    def __init__(self, engine: Engine, prepared, n: int):
+        self.engine = engine
+        self._prepared = prepared
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"<EncodedBatch {self._n} requests>"
 
 
 def _rebuild(data: bytes, version: int) -> Engine:

@@ -34,6 +34,18 @@ def _columns(reqs):
             [r.context for r in reqs], [r.resource_account for r in reqs])
 
 
+def _check_fast_paths(engine, reqs, wants):
+    """encode + evaluate_batch, a second (cached) evaluate_batch and is_allowed all give the reference decisions."""
+    p, a, r, c, acct = _columns(reqs)
+    encoded = engine.encode(p, a, r, c, resource_accounts=acct)
+    assert [Decision(int(x)) for x in engine.evaluate_batch(encoded)] == wants
+    assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c, resource_accounts=acct)] == wants
+    for req, want in zip(reqs, wants):
+        if req.resource_account is None:
+            got = engine.is_allowed(req.principal, req.action, req.resource, req.context)
+            assert got == (want == Decision.ALLOW), _explain(req, want, got)
+
+
 def _explain(req, want, got):
     return f"request={req.to_dict()}\nreference={want}\ncompiled={got}"
 
@@ -56,6 +68,8 @@ def test_compiled_equals_reference(bundle, seed, drawn):
     assert [Decision(int(x)) for x in batch] == wants
     twin_batch = twin.evaluate_batch(p, a, r, c, resource_accounts=acct)
     assert [Decision(int(x)) for x in twin_batch] == wants
+    _check_fast_paths(engine, reqs, wants)
+    _check_fast_paths(twin, reqs, wants)
     # The twin's full responses on a sample.
     for req in reqs[:20]:
         assert twin.evaluate(req) == reference_evaluate(req, bundle)
@@ -121,6 +135,7 @@ def test_policy_set_engine_equals_reference(ps, seed):
         wants.append(want.decision)
     p, a, r, c, acct = _columns(reqs)
     assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c, resource_accounts=acct)] == wants
+    _check_fast_paths(engine, reqs, wants)
     loaded = Engine.from_bytes(engine.to_bytes())
     for req in reqs[:10]:
         assert loaded.evaluate(req) == engine.evaluate(req)

@@ -1,0 +1,204 @@
+"""The engine's fast paths: ``encode`` + ``evaluate_batch(encoded)``, the string batch with per-engine caches and
+``is_allowed``, each against ``evaluate`` (itself checked against the reference in the differential tests)."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from lexauthz.decision import Decision
+from lexauthz.engine import EncodedBatch, PolicySet, compile_applicable
+from lexauthz.errors import Finding, RequestError, Severity
+from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
+from lexauthz.policy.model import ConditionClause, PolicyDocument, Statement
+from lexauthz.request import Context, Request
+
+ACCT = "123456789012"
+ALICE = f"arn:aws:iam::{ACCT}:user/alice"
+BOB = f"arn:aws:iam::{ACCT}:user/bob"
+STRANGER = "arn:aws:iam::999999999999:user/x"
+BOT = f"arn:aws:lex:us-east-1:{ACCT}:bot/OrderFlowers"
+ALIAS = f"arn:aws:lex:us-east-1:{ACCT}:bot-alias/OrderFlowers/prod"
+UNSEEN_BOT = f"arn:aws:lex:eu-west-1:{ACCT}:bot/NeverSeen"
+
+
+def doc(*statements, version="2012-10-17"):
+    return PolicyDocument(tuple(Statement(**{**s, "index": i}) for i, s in enumerate(statements)), version)
+
+
+def clause(operator, key, *values):
+    qualifier = operator.split(":")[0] if ":" in operator else None
+    rest = operator.split(":")[-1]
+    if_exists = rest.endswith("IfExists")
+    base = rest[: -len("IfExists")] if if_exists else rest
+    return ConditionClause(operator, base, qualifier, if_exists, key, tuple(values))
+
+
+@pytest.fixture(scope="module")
+def engine():
+    ps = PolicySet()
+    ps.add_principal(ALICE, tags={"team": "ml"}, policies=[NamedPolicy("alice-lex", doc(
+        {"effect": "Allow", "action": ("lex:Recognize*", "lex:Describe*"), "resource": ("arn:aws:lex:*:*:bot*",)},
+        {"effect": "Deny", "action": ("lex:DescribeBotAlias",), "resource": ("*",),
+         "condition": (clause("StringNotEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
+        {"effect": "Allow", "action": ("lex:DeleteBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
+        {"effect": "Allow", "action": ("lex:UpdateBot",), "resource": (f"arn:aws:lex:*:{ACCT}:bot/${{aws:username}}*",)},
+        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
+         "condition": (clause("Bool", "aws:SecureTransport", "true"),)},
+    ))])
+    ps.add_principal(BOB, policies=[NamedPolicy("bob-lex", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",)},
+        {"effect": "Deny", "action": ("lex:Delete*",), "resource": (BOT,)},
+    ))])
+    ps.add_resource(BOT, tags={"team": "ml"})
+    ps.add_resource(ALIAS, tags={"team": "ops"})
+    return ps.compile()
+
+
+def _rows():
+    principals = [ALICE, BOB, STRANGER, "arn:aws:iam::123456789012:role/unknown"]
+    actions = ["lex:RecognizeText", "lex:DescribeBotAlias", "lex:DeleteBot", "lex:UpdateBot", "lex:ListBots",
+               "lex:BrandNewAction", "LEX:recognizeutterance"]
+    resources = [BOT, ALIAS, UNSEEN_BOT, f"arn:aws:lex:us-east-1:{ACCT}:bot/alice-bot", "*"]
+    contexts = [None, {}, {"aws:ResourceTag/team": "ml"}, {"aws:ResourceTag/team": "ops"}, {"aws:username": "alice"},
+                {"aws:SecureTransport": True}, {"aws:SecureTransport": "true"}, {"aws:securetransport": "false"},
+                Context({"aws:ResourceTag/team": "ml"})]
+    rows = []
+    for p in principals:
+        for a in actions:
+            for r in resources:
+                for c in contexts:
+                    rows.append((p, a, r, c))
+    return rows
+
+
+def _expected(engine, rows):
+    return [engine.evaluate(Request(p, a, r, None, c)).decision for p, a, r, c in rows]
+
+
+def test_encoded_batch_equals_evaluate_row_by_row(engine):
+    rows = _rows()
+    want = _expected(engine, rows)
+    assert {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY} <= set(want)
+    p, a, r, c = (list(x) for x in zip(*rows))
+    batch = engine.encode(p, a, r, c)
+    assert isinstance(batch, EncodedBatch) and len(batch) == len(rows)
+    assert [Decision(int(x)) for x in engine.evaluate_batch(batch)] == want
+    # Deciding the same encoded batch again (and into a given array) gives the same answer.
+    out = np.full(len(rows), 9, dtype=np.uint8)
+    assert engine.evaluate_batch(batch, out=out) is out
+    assert [Decision(int(x)) for x in out] == want
+
+
+def test_string_batch_and_is_allowed_equal_evaluate_cold_and_warm(engine):
+    rows = _rows()
+    want = _expected(engine, rows)
+    p, a, r, c = (list(x) for x in zip(*rows))
+    for _ in range(2):  # the second round hits every per-engine cache
+        assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == want
+        assert [engine.is_allowed(*row) for row in rows] == [w == Decision.ALLOW for w in want]
+
+
+def test_same_values_in_another_dict_or_case_give_the_same_answer(engine):
+    # Contexts are cached by content: a bool and the string "true" are the same value, "1" is not.
+    assert engine.is_allowed(ALICE, "lex:ListBots", "*", {"aws:SecureTransport": True})
+    assert engine.is_allowed(ALICE, "lex:ListBots", "*", {"aws:SecureTransport": "true"})
+    assert not engine.is_allowed(ALICE, "lex:ListBots", "*", {"aws:SecureTransport": 1})
+    assert not engine.is_allowed(ALICE, "lex:ListBots", "*", {"aws:SecureTransport": "1"})
+    assert engine.is_allowed(ALICE, "lex:ListBots", "*", {"AWS:SECURETRANSPORT": "true"})
+
+
+def test_unseen_strings_match_wildcards_on_every_path(engine):
+    rows = [(ALICE, "lex:RecognizeSomethingNew", f"arn:aws:lex:ap-south-1:{ACCT}:bot/Fresh", None),
+            (ALICE, "lex:RecognizeText", f"arn:aws:lex:ap-south-1:{ACCT}:bot-alias/Fresh/A", None),
+            (ALICE, "lex:UpdateBot", f"arn:aws:lex:ap-south-1:{ACCT}:bot/alice-new", {"aws:username": "alice"}),
+            (ALICE, "lex:UpdateBot", f"arn:aws:lex:ap-south-1:{ACCT}:bot/bob-new", {"aws:username": "alice"}),
+            ("arn:aws:iam::123456789012:user/nobody", "lex:RecognizeText", BOT, None)]
+    want = _expected(engine, rows)
+    assert want == [Decision.ALLOW, Decision.ALLOW, Decision.ALLOW, Decision.IMPLICIT_DENY, Decision.IMPLICIT_DENY]
+    p, a, r, c = (list(x) for x in zip(*rows))
+    assert [Decision(int(x)) for x in engine.evaluate_batch(engine.encode(p, a, r, c))] == want
+    assert [engine.is_allowed(*row) for row in rows] == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize("args, code", [
+    (("", "lex:PostText", BOT), "E_BAD_PRINCIPAL"),
+    ((ALICE, "PostText", BOT), "E_BAD_ACTION"),
+    ((ALICE, "lex:PostText", "not-an-arn"), "E_BAD_RESOURCE"),
+    ((ALICE, b"lex:PostText", BOT), "E_BAD_ACTION"),
+    ((None, "lex:PostText", BOT), "E_BAD_PRINCIPAL"),
+])
+def test_is_allowed_and_encode_check_their_input(engine, args, code):
+    # The checks run even after the same principal and resource were decided before.
+    engine.is_allowed(ALICE, "lex:RecognizeText", BOT)
+    with pytest.raises(RequestError) as info:
+        engine.is_allowed(*args)
+    assert info.value.code == code
+    with pytest.raises(RequestError) as info:
+        engine.encode([args[0]], [args[1]], [args[2]])
+    assert info.value.code == code
+
+
+def test_is_allowed_rejects_a_bad_context(engine):
+    with pytest.raises(RequestError) as info:
+        engine.is_allowed(ALICE, "lex:RecognizeText", BOT, {"aws:SourceIp": object()})
+    assert info.value.code == "E_BAD_CONTEXT_VALUE"
+    with pytest.raises(RequestError) as info:
+        engine.is_allowed(ALICE, "lex:RecognizeText", BOT, {"a:b": "x", "A:B": "y"})
+    assert info.value.code == "E_DUPLICATE_CONTEXT_KEY"
+
+
+def test_an_encoded_batch_belongs_to_its_engine(engine):
+    other = compile_applicable(ApplicablePolicies(identity=(NamedPolicy("x", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",)})),)))
+    batch = other.encode([ALICE], ["lex:RecognizeText"], [BOT])
+    assert other.evaluate_batch(batch)[0] == Decision.ALLOW
+    with pytest.raises(RequestError):
+        engine.evaluate_batch(batch)
+    with pytest.raises(RequestError):
+        other.evaluate_batch(batch, ["lex:RecognizeText"], [BOT])
+
+
+def test_errors_are_never_allowed_on_the_fast_paths():
+    bad = NamedPolicy("identity[0]", doc({"effect": "Allow", "action": ("*",), "resource": ("*",)}),
+                      (Finding("E_BAD_EFFECT", Severity.ERROR, "bad", "$.Statement[0].Effect"),))
+    engine = compile_applicable(ApplicablePolicies(identity=(bad,)))
+    assert not engine.is_allowed(ALICE, "lex:PostText", BOT)
+    assert engine.evaluate_batch(engine.encode([ALICE], ["lex:PostText"], [BOT]))[0] == Decision.ERROR
+
+
+def test_two_threads_share_one_encoded_batch(engine):
+    rows = _rows() * 20
+    p, a, r, c = (list(x) for x in zip(*rows))
+    batch = engine.encode(p, a, r, c)
+    want = engine.evaluate_batch(p, a, r, c)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = engine.evaluate_batch(batch) if i % 2 else engine.evaluate_batch(p, a, r, c)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all((x == want).all() for x in results)
+
+
+def test_empty_batches(engine):
+    batch = engine.encode([], [], [])
+    assert len(batch) == 0
+    assert engine.evaluate_batch(batch).shape == (0,)
+    assert engine.evaluate_batch([], [], []).shape == (0,)
+
+
+def test_resource_account_decides_same_account_on_the_encoded_path(engine):
+    # The caller's own account named explicitly, another account, and the ARN's own (None).
+    rows = [(ALICE, "lex:RecognizeText", BOT, None, acct) for acct in (ACCT, "999999999999", None)]
+    want = [engine.evaluate(Request(p, a, r, acct, c)).decision for p, a, r, c, acct in rows]
+    p, a, r, c, acct = (list(x) for x in zip(*rows))
+    assert [Decision(int(x)) for x in engine.evaluate_batch(engine.encode(p, a, r, c, resource_accounts=acct))] == want
+    assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c, resource_accounts=acct)] == want
+    assert want[0] == Decision.ALLOW and want[1] == Decision.IMPLICIT_DENY
