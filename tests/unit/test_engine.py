@@ -11,7 +11,8 @@ from lexauthz.decision import Decision
 from lexauthz.engine import Engine, PolicySet, compile_applicable
 from lexauthz.errors import Finding, PlanFormatError, RequestError, Severity
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
-from lexauthz.policy.model import ConditionClause, PolicyDocument, Statement
+from engine_builders import clause, doc
+from lexauthz.policy.model import PolicyDocument
 from lexauthz.reference import evaluate as reference_evaluate
 from lexauthz.request import Request
 
@@ -19,18 +20,6 @@ ACCT = "123456789012"
 ALICE = f"arn:aws:iam::{ACCT}:user/alice"
 BOT = f"arn:aws:lex:us-east-1:{ACCT}:bot:OrderFlowers"
 ALIAS = f"arn:aws:lex:us-east-1:{ACCT}:bot:OrderFlowers:prod"
-
-
-def doc(*statements, version="2012-10-17"):
-    return PolicyDocument(tuple(Statement(**{**s, "index": i}) for i, s in enumerate(statements)), version)
-
-
-def clause(operator, key, *values):
-    qualifier = operator.split(":")[0] if ":" in operator else None
-    rest = operator.split(":")[-1]
-    if_exists = rest.endswith("IfExists")
-    base = rest[: -len("IfExists")] if if_exists else rest
-    return ConditionClause(operator, base, qualifier, if_exists, key, tuple(values))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from lexauthz.decision import Decision
 from lexauthz.engine import EncodedBatch, PolicySet, compile_applicable
 from lexauthz.errors import Finding, RequestError, Severity
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
-from lexauthz.policy.model import ConditionClause, PolicyDocument, Statement
+from engine_builders import clause, doc
 from lexauthz.request import Context, Request
 
 ACCT = "123456789012"
@@ -21,18 +21,6 @@ STRANGER = "arn:aws:iam::999999999999:user/x"
 BOT = f"arn:aws:lex:us-east-1:{ACCT}:bot/OrderFlowers"
 ALIAS = f"arn:aws:lex:us-east-1:{ACCT}:bot-alias/OrderFlowers/prod"
 UNSEEN_BOT = f"arn:aws:lex:eu-west-1:{ACCT}:bot/NeverSeen"
-
-
-def doc(*statements, version="2012-10-17"):
-    return PolicyDocument(tuple(Statement(**{**s, "index": i}) for i, s in enumerate(statements)), version)
-
-
-def clause(operator, key, *values):
-    qualifier = operator.split(":")[0] if ":" in operator else None
-    rest = operator.split(":")[-1]
-    if_exists = rest.endswith("IfExists")
-    base = rest[: -len("IfExists")] if if_exists else rest
-    return ConditionClause(operator, base, qualifier, if_exists, key, tuple(values))
 
 
 @pytest.fixture(scope="module")
