@@ -771,6 +771,19 @@ cdef class _Env:
         self.binaries = {}
 
 
+ctypedef object (*_parse_t)(str)
+
+_UNPARSED = object()
+
+
+cdef inline object _parsed_once(dict cache, str cv, _parse_t parse):
+    """A context value parsed by ``parse`` once per evaluation environment; ``None`` when it does not parse."""
+    x = cache.get(cv, _UNPARSED)
+    if x is _UNPARSED:
+        x = cache[cv] = parse(cv)
+    return x
+
+
 cdef int _compare_value(_Clause c, str cv, object pv, _Env env) except -2:
     """Compare one context value with one policy value for clause ``c``'s family (positive form)."""
     cdef list toks
@@ -808,30 +821,22 @@ cdef int _compare_value(_Clause c, str cv, object pv, _Env env) except -2:
     if pv is None:
         return -1
     if c.fam == F_NUM:
-        x = env.numbers.get(cv, env)
-        if x is env:
-            x = env.numbers[cv] = _number(cv)
+        x = _parsed_once(env.numbers, cv, _number)
         if x is None:
             return -1
         return 1 if _cmp(c.comparison, x, pv) else 0
     if c.fam == F_DATE:
-        x = env.instants.get(cv, env)
-        if x is env:
-            x = env.instants[cv] = _instant(cv)
+        x = _parsed_once(env.instants, cv, _instant)
         if x is None:
             return -1
         return 1 if _cmp(c.comparison, x, pv) else 0
     if c.fam == F_BIN:
-        x = env.binaries.get(cv, env)
-        if x is env:
-            x = env.binaries[cv] = _b64(cv)
+        x = _parsed_once(env.binaries, cv, _b64)
         if x is None:
             return -1
         return 1 if x == pv else 0
     if c.fam == F_IP:
-        x = env.addresses.get(cv, env)
-        if x is env:
-            x = env.addresses[cv] = _address(cv)
+        x = _parsed_once(env.addresses, cv, _address)
         if x is None:
             return -1
         if x.version != pv.version:
