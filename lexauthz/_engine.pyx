@@ -108,9 +108,11 @@ cdef inline uint64_t *_fptr(object arr) except NULL:
     return <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
-def _ids(bm):
-    """A pyroaring BitMap (or iterable of ints) as a contiguous uint32 array."""
-    return np.fromiter(bm, dtype=np.uint32)
+def _csr_rows(csr):
+    """The rows of a checked CSR ``(offsets, ids)`` (see lexauthz.compile.state) as contiguous uint32 views."""
+    off, ids = csr
+    bounds = off.tolist()
+    return [ids[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
 
 
 # =================================================================================================================
@@ -1153,7 +1155,7 @@ cdef class _Bundle:
 cdef class Core:
     """The flattened, immutable index over a :class:`lexauthz.compile.plan.Plan`, and the per-request kernels."""
 
-    cdef readonly object plan
+    cdef readonly object plan, state
     cdef readonly Py_ssize_t n_stmts, nw
     cdef readonly bint use_index
     cdef object _type_arr, _eff_arr, _lvl_arr
@@ -1174,72 +1176,61 @@ cdef class Core:
     cdef const uint8_t *p_eff
     cdef const int16_t *p_lvl
 
-    def __cinit__(self, plan, bint use_index=True):
-        cdef Py_ssize_t n = plan.n_stmts, s
-        cdef _Residual r
+    def __cinit__(self, plan, state):
+        """Build the core from ``state`` (an :class:`~lexauthz.compile.state.IndexState` that passed ``check()``)
+        over the statements of ``plan`` (anything with ``slots``, ``statements`` and ``n_stmts`` as
+        :class:`~lexauthz.compile.plan.Plan` has them; statements are read only when a residual check or an
+        explanation needs them)."""
+        cdef Py_ssize_t n = state.n_stmts
+        if plan.n_stmts != n:
+            raise ValueError(f"the plan has {plan.n_stmts} statements, the index {n}")
         self.plan = plan
-        self.use_index = use_index
+        self.state = state
+        self.use_index = state.use_index
         self.n_stmts = n
         self.nw = (n >> 6) + 1  # INVARIANT(tail-zero): one spare word, so every row is non-empty
+        # One spare entry each, so the pointers below are valid for an engine of no statements.
         self._type_arr = np.zeros(n + 1, dtype=np.uint8)
         self._eff_arr = np.zeros(n + 1, dtype=np.uint8)
         self._lvl_arr = np.full(n + 1, -1, dtype=np.int16)
-        type_codes = {"identity": 0, "resource": 1, "permission_boundary": 2, "session": 3, "scp": 4}
+        self._type_arr[:n] = state.stmt_type
+        self._eff_arr[:n] = state.stmt_effect
+        self._lvl_arr[:n] = state.stmt_level
         cdef uint8_t[::1] tmv_ = self._type_arr
         cdef uint8_t[::1] emv_ = self._eff_arr
         cdef int16_t[::1] lmv_ = self._lvl_arr
         self.p_type = &tmv_[0]
         self.p_eff = &emv_[0]
         self.p_lvl = &lmv_[0]
+        # Residual checks are compiled on first use (_residual): a saved engine loads without reading statements.
         self.residuals = [None] * n
-        needs = []
-        for info in plan.statements:
-            s = info.id
-            slot = plan.slots[info.slot]
-            self._type_arr[s] = type_codes[slot.policy_type]
-            # NOTE: any Effect other than `Allow` counts as a deny, as in the reference (such a policy has an ERROR
-            # finding and is refused before evaluation anyway).
-            self._eff_arr[s] = E_ALLOW if info.statement.effect == "Allow" else E_DENY
-            if slot.level is not None:
-                if slot.level > INT16_MAX:
-                    raise ValueError("too many SCP levels")
-                self._lvl_arr[s] = slot.level
-            st = info.statement
-            if info.dynamic_resource or st.condition:
-                r = _Residual()
-                if info.dynamic_resource:
-                    neg = st.resource is None
-                    r.dyn = _DynResource(neg, st.not_resource if neg else st.resource, info.variables_enabled)
-                r.all_clauses = [_Clause(c, info.variables_enabled) for c in st.condition]
-                r.clauses = [r.all_clauses[i] for i in range(len(st.condition)) if i not in info.indexed_clauses]
-                self.residuals[s] = r
-                if info.dynamic_resource or (r.clauses if use_index else r.all_clauses):
-                    needs.append(s)
-        self.all_row = self._row(range(n))
-        self.needs_row = self._row(needs)
+        self.all_row = self._row(np.arange(n, dtype=np.uint32))
+        self.needs_row = self._row(state.needs)
         # Actions: lower-cased patterns, matched against the lower-cased action.
-        act_patterns = list(plan.action_pos.keys() | plan.action_neg.keys())
-        act_patterns.sort()
-        self.act_globs = _GlobList(act_patterns)
-        self.act_pos = [_ids(plan.action_pos.get(p, ())) for p in act_patterns]
-        self.act_neg = [_ids(plan.action_neg.get(p, ())) for p in act_patterns]
-        self.not_action_all = self._row(plan.not_action_all)
+        self.act_globs = _GlobList(list(state.action_patterns))
+        self.act_pos = _csr_rows(state.action_pos)
+        self.act_neg = _csr_rows(state.action_neg)
+        self.not_action_all = self._row(state.not_action_all)
         # Resources.
-        res_patterns = list(plan.resource_pos.keys() | plan.resource_neg.keys())
-        res_patterns.sort()
-        self.res_table = _ArnTable(res_patterns)
-        self.res_pos = [_ids(plan.resource_pos.get(p, ())) for p in res_patterns]
-        self.res_neg = [_ids(plan.resource_neg.get(p, ())) for p in res_patterns]
-        self.not_resource_all = self._row(plan.not_resource_all)
-        self.dynamic_row = self._row(plan.dynamic_resource)
+        self.res_table = _ArnTable(list(state.resource_patterns))
+        self.res_pos = _csr_rows(state.resource_pos)
+        self.res_neg = _csr_rows(state.resource_neg)
+        self.not_resource_all = self._row(state.not_resource_all)
+        self.dynamic_row = self._row(state.dynamic)
         # Tag index: (key, constrained row, {value: ids}, like globs, [ids per like pattern]).
         self.tag_keys = []
-        if use_index:
-            for key in sorted(plan.tag_index):
-                t = plan.tag_index[key]
-                likes = sorted(t.like)
-                self.tag_keys.append((key, self._row(t.constrained), {v: _ids(b) for v, b in t.eq.items()},
-                                      _GlobList(likes), [_ids(t.like[p]) for p in likes]))
+        constrained = _csr_rows(state.tag_constrained)
+        eq_rows = _csr_rows(state.tag_eq)
+        like_rows = _csr_rows(state.tag_like)
+        eq = [{} for _ in state.tag_keys]
+        likes = [([], []) for _ in state.tag_keys]
+        for i, k in enumerate(state.tag_eq_key.tolist()):
+            eq[k][state.tag_eq_values[i]] = eq_rows[i]
+        for i, k in enumerate(state.tag_like_key.tolist()):
+            likes[k][0].append(state.tag_like_patterns[i])
+            likes[k][1].append(like_rows[i])
+        for k, key in enumerate(state.tag_keys):
+            self.tag_keys.append((key, self._row(constrained[k]), eq[k], _GlobList(likes[k][0]), likes[k][1]))
         self.action_cache = {}
         self.resource_cache = {}
         self.bundle_cache = {}
@@ -1253,14 +1244,30 @@ cdef class Core:
         self.env_by_serial = {}  # (context serial, tags serial) -> env_of(...): serials are never reused
         # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
         self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
-        # Rows for actions seen at compile time, built with pyroaring (the same answer as the on-demand path).
-        if use_index:
-            for a in plan.seen_actions:
-                self.action_cache[a] = self._roaring_row(self.act_globs.matching(_utf8(a)), plan.action_pos,
-                                                         plan.action_neg, plan.not_action_all, act_patterns, None)
-            # NOTE: resource rows are built on first use (then cached): at 100,000 statements, building one for
-            # every known resource up front was a third of the compile time.
+        # Rows for the actions policies name and the catalog's Lex actions, built up front.
+        # NOTE: resource rows are built on first use (then cached): at 100,000 statements, building one for every
+        # known resource up front was a third of the compile time.
+        for a in state.seen_actions:
+            self.action_cache[a] = self._table_row(self.act_globs.matching(_utf8(a)), self.act_pos, self.act_neg,
+                                                   self.not_action_all, None)
         self.index_bytes = self._measure()
+
+    cdef _Residual _residual(self, Py_ssize_t s):
+        """The residual check of statement ``s`` (one that ``needs_row`` or a dynamic Resource names), compiled on
+        first use; building it twice from two threads builds the same object twice, harmlessly."""
+        r = self.residuals[s]
+        if r is not None:
+            return <_Residual>r
+        info = self.plan.statements[s]
+        st = info.statement
+        cdef _Residual res = _Residual()
+        if info.dynamic_resource:
+            neg = st.resource is None
+            res.dyn = _DynResource(neg, st.not_resource if neg else st.resource, info.variables_enabled)
+        res.all_clauses = [_Clause(c, info.variables_enabled) for c in st.condition]
+        res.clauses = [res.all_clauses[i] for i in range(len(st.condition)) if i not in info.indexed_clauses]
+        self.residuals[s] = res
+        return res
 
     cdef object _row(self, ids):
         row = _zeros(self.nw)
@@ -1268,21 +1275,6 @@ cdef class Core:
         if a.shape[0]:
             lxa_bits_set_many(_ptr(row), &a[0], a.shape[0])
         return row
-
-    def _roaring_row(self, list matched, dict pos, dict neg, base_neg, list patterns, extra):
-        from pyroaring import BitMap
-        hit = BitMap()
-        excluded = BitMap()
-        for i in matched:
-            p = patterns[i]
-            if p in pos:
-                hit |= pos[p]
-            if p in neg:
-                excluded |= neg[p]
-        hit |= (base_neg - excluded)
-        if extra is not None:
-            hit |= extra
-        return self._row(np.fromiter(hit, dtype=np.uint32, count=len(hit)))
 
     cdef Py_ssize_t _measure(self):
         total = 0
@@ -1371,12 +1363,14 @@ cdef class Core:
                 ids = eq.get(v)
                 if ids is not None:
                     a = ids
-                    lxa_bits_set_many(c, &a[0], a.shape[0])
+                    if a.shape[0]:
+                        lxa_bits_set_many(c, &a[0], a.shape[0])
                 if likes.n:
                     b = _utf8(v)
                     for i in likes.matching(b):
                         a = like_ids[i]
-                        lxa_bits_set_many(c, &a[0], a.shape[0])
+                        if a.shape[0]:
+                            lxa_bits_set_many(c, &a[0], a.shape[0])
             # row &= ~(constrained & ~passed)
             excluded = constrained.copy()
             lxa_bits_andnot_inplace(_ptr(excluded), c, self.nw)
@@ -1403,7 +1397,7 @@ cdef class Core:
         b.layout = layout
         errors = []
         for sid in layout.slot_ids():
-            errors.extend(plan.slots[sid].policy.errors)
+            errors.extend(plan.slot_errors(sid))
         b.errors = tuple(errors)
         b.flags.kind = kind
         b.flags.boundary_active = layout.permissions_boundary is not None and kind not in (K_ROOT, K_SERVICE)
@@ -1849,7 +1843,7 @@ cdef class Core:
                     continue
                 # keyed by the engine's shared _Env (it keeps it alive) and the resource when the statement's
                 # Resource has variables
-                res = self.residuals[s]
+                res = self._residual(s)
                 mk = (envs[ti[i]], rstrs[ri[i]] if res.dyn is not None else None, s)
                 ok = memo.get(mk)
                 if ok is None:
@@ -1952,7 +1946,7 @@ cdef class Core:
                 s = b.stmts[j]
                 if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
                     continue
-                res = self.residuals[s]
+                res = self._residual(s)
                 mk = (env, r if res.dyn is not None else None, s)
                 ok = memo.get(mk)
                 if ok is None:
@@ -2077,7 +2071,7 @@ cdef class Core:
                 resource = keys[k][1]
                 s = lxa_bits_next(&TODO[k, 0], nw, 0)
                 while s != <Py_ssize_t>SIZE_MAX:
-                    if not (<_Residual>self.residuals[s]).check(env, resource, self.use_index):
+                    if not self._residual(s).check(env, resource, self.use_index):
                         lxa_bits_clear(&TODO[k, 0], s)
                     s = lxa_bits_next(&TODO[k, 0], nw, s + 1)
             # Phase D: decide the deferred requests.
@@ -2127,9 +2121,8 @@ cdef class Core:
         ctx = env.ctx
         while s != SIZE_MAX:
             info = self.plan.statements[s]
-            r = self.residuals[s]
             if info.dynamic_resource:
-                ok = (<_Residual>r).dyn.check(resource, ctx, missing)
+                ok = self._residual(s).dyn.check(resource, ctx, missing)
             else:
                 ok = lxa_bits_test(_ptr(static_row), s)
             if ok:

@@ -26,8 +26,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .compile import serialize
+from .compile.directory import Directory
 from .compile.plan import Layout, PlanBuilder
-from .compile.policy_set import PolicySet, _account_of
+from .compile.policy_set import PolicySet
+from .compile.state import index_state
 from .decision import Decision, PolicyType, Response, StatementRef
 from .errors import CompileError, PlanFormatError, RequestError
 from .policy.applicable import ApplicablePolicies
@@ -84,124 +86,30 @@ class _FixedResolver:
         return ()
 
 
-class _HashOnce:
-    """A slot-key part equal to (and hashing as) the wrapped object, with the hash computed once."""
+class _DirectoryResolver:
+    """Layouts and tag context of a compiled policy set (:class:`~lexauthz.compile.directory.Directory`), cached."""
 
-    __slots__ = ("obj", "_h")
-
-    def __init__(self, obj):
-        self.obj = obj
-        self._h = hash(obj)
-
-    def __hash__(self):
-        return self._h
-
-    def __eq__(self, other):
-        if isinstance(other, _HashOnce):
-            return self.obj is other.obj or (self._h == other._h and self.obj == other.obj)
-        return NotImplemented
-
-
-class _PolicySetResolver:
-    """Layouts of a :class:`PolicySet`, with slot ids assigned at compile time."""
-
-    def __init__(self, ps: PolicySet, builder: PlanBuilder):
-        self.ps = ps = ps.snapshot()  # INVARIANT(immutable): later edits of the PolicySet never reach the engine
-        self._roles = ps.roles_by_name()
-        self._slot = {}
-        self._wrapped: dict = {}  # id(policy) -> _HashOnce (which keeps the policy alive, so the id stays its own)
+    def __init__(self, directory: Directory):
+        self.directory = directory
         self._cache: dict = {}
         self._by_principal: dict = {}
         self._tags: dict = {}
-        # Every slot a request can need is created now; resolution never adds one.
-        for rec in ps.principals.values():
-            self._identity_slots(builder, self._identity_list(rec))
-            if rec.permissions_boundary is not None:
-                self._get(builder, "permission_boundary", None, rec.permissions_boundary, 0)
-            if rec.session_policy is not None:
-                self._get(builder, "session", None, rec.session_policy, 0)
-        for res in ps.resources.values():
-            if res.policy is not None:
-                self._get(builder, "resource", None, res.policy, 0)
-            builder.add_seen_resource(res.arn)
-        accounts = set(ps.accounts) | {t for t in ps.scps if t.isdigit()} | {None, "<unseen>"}
-        accounts |= {_account_of(a) for a in ps.principals}
-        for acct in accounts:
-            for lv, (_, pols) in enumerate(ps.scp_levels(acct) if acct else []):
-                self._scp_slots(builder, lv, pols)
-
-    def _hash_once(self, policy):
-        """``policy`` wrapped so that its (deep, dataclass) hash is computed once per object, not per lookup."""
-        w = self._wrapped.get(id(policy))
-        if w is None or w.obj is not policy:
-            w = _HashOnce(policy)
-            self._wrapped[id(policy)] = w
-        return w
-
-    def _identity_list(self, rec):
-        out = list(rec.policies)
-        for g in rec.groups:
-            out.extend(self.ps.groups.get(g, ()))
-        return out
-
-    def _get(self, builder, ptype, level, policy, occurrence):
-        key = (ptype, level, self._hash_once(policy), occurrence)
-        sid = self._slot.get(key)
-        if sid is None:
-            if builder is None:
-                raise CompileError(f"policy `{policy.name}` has no compiled slot")
-            sid = builder.slot(ptype, policy, level, key=key)
-            self._slot[key] = sid
-        return sid
-
-    def _identity_slots(self, builder, policies):
-        seen: dict = {}
-        out = []
-        for p in policies:
-            hp = self._hash_once(p)
-            occ = seen.get(hp, 0)
-            seen[hp] = occ + 1
-            out.append(self._get(builder, "identity", None, p, occ))
-        return tuple(out)
-
-    def _scp_slots(self, builder, level, policies):
-        seen: dict = {}
-        out = []
-        for p in policies:
-            hp = self._hash_once(p)
-            occ = seen.get(hp, 0)
-            seen[hp] = occ + 1
-            out.append(self._get(builder, "scp", level, p, occ))
-        return tuple(out)
 
     def layout(self, principal: str, resource: str) -> Layout:
         key = (principal, resource)
         lay = self._cache.get(key)
         if lay is not None:
             return lay
-        ps = self.ps
         # The principal's part of the layout depends on the principal only: computed once per principal.
         part = self._by_principal.get(principal)
         if part is None:
-            rec = ps.principal_record(principal, self._roles)
-            identity = ()
-            boundary = session = None
-            if rec is not None:
-                identity = self._identity_slots(None, self._identity_list(rec))
-                if rec.permissions_boundary is not None:
-                    boundary = self._get(None, "permission_boundary", None, rec.permissions_boundary, 0)
-                if rec.session_policy is not None:
-                    session = self._get(None, "session", None, rec.session_policy, 0)
-            levels = ps.scp_levels(_account_of(principal))
-            scps = tuple(self._scp_slots(None, lv, pols) for lv, (_, pols) in enumerate(levels))
-            part = (identity, boundary, session, scps or None)
+            part = self.directory.principal_part(principal)
             if len(self._by_principal) > 65536:
                 self._by_principal.clear()
             self._by_principal[principal] = part
         identity, boundary, session, scps = part
-        res = ps.resources.get(resource)
-        rp = self._get(None, "resource", None, res.policy, 0) if res is not None and res.policy is not None else None
-        lay = Layout(identity, rp, boundary, session, scps)
+        res = self.directory.resources.get(resource)
+        lay = Layout(identity, None if res is None else res[0], boundary, session, scps)
         if len(self._cache) > 65536:
             self._cache.clear()
         self._cache[key] = lay
@@ -211,7 +119,7 @@ class _PolicySetResolver:
         key = (principal, resource)
         hit = self._tags.get(key)
         if hit is None:
-            hit = self.ps.tag_context(principal, resource, self._roles)
+            hit = self.directory.tag_context(principal, resource)
             if len(self._tags) > 65536:
                 self._tags.clear()
             self._tags[key] = hit
@@ -226,15 +134,15 @@ class _PolicySetResolver:
 def _build_core(builder: PlanBuilder, use_index: bool):
     plan = builder.build()
     plan.seen_actions = list(dict.fromkeys(plan.seen_actions + _catalog_actions()))
-    return _core_module().Core(plan, use_index)
+    return _core_module().Core(plan, index_state(plan, use_index))
 
 
 def _compile_policy_set(ps: PolicySet, *, use_index: bool = True) -> "Engine":
     t0 = time.perf_counter()
     builder = PlanBuilder()
-    resolver = _PolicySetResolver(ps, builder)
+    directory = Directory.build(ps.snapshot(), builder)
     core = _build_core(builder, use_index)
-    return Engine._new(core, resolver, ("policy_set", resolver.ps), time.perf_counter() - t0)
+    return Engine._new(core, _DirectoryResolver(directory), ("policy_set", directory), time.perf_counter() - t0)
 
 
 def compile_applicable(applicable: ApplicablePolicies, *, use_index: bool = True) -> "Engine":
@@ -255,7 +163,7 @@ def compile_applicable(applicable: ApplicablePolicies, *, use_index: bool = True
                      for lv, level in enumerate(applicable.scps))
     layout = Layout(identity, rp, pb, sp, scps)
     core = _build_core(b, use_index)
-    return Engine._new(core, _FixedResolver(layout), ("applicable", applicable), time.perf_counter() - t0)
+    return Engine._new(core, _FixedResolver(layout), ("applicable", layout), time.perf_counter() - t0)
 
 
 _APPLICABLE_CACHE: dict = {}
@@ -357,7 +265,7 @@ class Engine:
     flattened index, ``compile_seconds`` the time compiling took, ``revision`` a fingerprint of the policies.
     """
 
-    __slots__ = ("_core", "_resolver", "_source", "compile_seconds", "_revision", "_ctx_cache")
+    __slots__ = ("_core", "_resolver", "_source", "compile_seconds", "_revision", "_saved")
 
     def __init__(self, *args, **kwargs):
         raise TypeError("build an Engine with PolicySet.compile() or compile_applicable()")
@@ -370,6 +278,7 @@ class Engine:
         self._source = source
         self.compile_seconds = seconds
         self._revision = None
+        self._saved = None  # the saved form, made on first need (a loaded engine keeps the bytes it came from)
         return self
 
     # -- facts ----------------------------------------------------------------------------------------------------
@@ -621,9 +530,11 @@ class Engine:
     # -- persistence ----------------------------------------------------------------------------------------------
 
     def _dump(self) -> bytes:
-        kind, src = self._source
-        data = src.to_data() if kind == "policy_set" else serialize.applicable_to_data(src)
-        return serialize.pack(kind, {"use_index": self.use_index, "data": data})
+        if self._saved is None:
+            kind, src = self._source
+            data = {"directory": src.to_data()} if kind == "policy_set" else {"layout": _layout_to(src)}
+            self._saved = serialize.pack(kind, self._core.state, self._core.plan.slots, data)
+        return self._saved
 
     def to_bytes(self) -> bytes:
         """The engine in the saved-plan format (:mod:`lexauthz.compile.serialize`)."""
@@ -631,23 +542,34 @@ class Engine:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Engine":
-        """An engine from :meth:`to_bytes` output.
+        """An engine from :meth:`to_bytes` output: the index is read as saved, not compiled again, and policies
+        are decoded when a request first needs them.
 
         Raises
         ------
         PlanFormatError
-            When ``data`` is not a plan of this format version, or is truncated or corrupt.
+            When ``data`` is not a plan of this format version, or is truncated, corrupt or inconsistent.
         """
-        kind, src = serialize.unpack(data)
+        t0 = time.perf_counter()
+        saved = serialize.unpack(data)
+        plan, meta = saved.plan, saved.meta
+        types = [slot.policy_type for slot in plan.slots]
+        levels = [slot.level for slot in plan.slots]
         try:
-            use_index = bool(src["use_index"])
-            if kind == "policy_set":
-                return _compile_policy_set(PolicySet.from_data(src["data"]), use_index=use_index)
-            return compile_applicable(serialize.applicable_from_data(src["data"]), use_index=use_index)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if saved.kind == "policy_set":
+                source = Directory.from_data(meta["directory"], types, levels)
+                resolver = _DirectoryResolver(source)
+            else:
+                source = _layout_from(meta["layout"], types, levels)
+                resolver = _FixedResolver(source)
+            core = _core_module().Core(plan, saved.state)
+        except (CompileError, KeyError, TypeError, ValueError, IndexError) as exc:
             if isinstance(exc, PlanFormatError):
                 raise
             raise PlanFormatError(f"plan payload is malformed: {exc}") from None
+        engine = Engine._new(core, resolver, (saved.kind, source), time.perf_counter() - t0)
+        engine._saved = bytes(data)
+        return engine
 
     def save(self, path) -> None:
         """Write the engine to ``path`` (versioned, checksummed; see :mod:`lexauthz.compile.serialize`)."""
@@ -691,6 +613,27 @@ def _rebuild(data: bytes, version: int) -> Engine:
     if version != serialize.FORMAT_VERSION:
         raise PlanFormatError(f"plan format version `{version}` is not supported")
     return Engine.from_bytes(data)
+
+
+def _layout_to(layout: Layout) -> list:
+    return [list(layout.identity), layout.resource, layout.permissions_boundary, layout.session,
+            None if layout.scps is None else [list(lv) for lv in layout.scps]]
+
+
+def _layout_from(d, types: list, levels: list) -> Layout:
+    """A :class:`Layout` from saved data, each slot checked to be of its policy type (and SCP level)."""
+    def slot(v, ptype, level=None):
+        if v is None and ptype != "identity" and ptype != "scp":
+            return None
+        if type(v) is not int or not 0 <= v < len(types) or types[v] != ptype or (ptype == "scp" and
+                                                                                  levels[v] != level):
+            raise PlanFormatError(f"plan layout names slot `{v}`, which is not a {ptype} slot")
+        return v
+
+    identity, resource, boundary, session, scps = d
+    return Layout(tuple(slot(v, "identity") for v in identity), slot(resource, "resource"),
+                  slot(boundary, "permission_boundary"), slot(session, "session"),
+                  None if scps is None else tuple(tuple(slot(v, "scp", i) for v in lv) for i, lv in enumerate(scps)))
 
 
 def _display_keys(keys) -> tuple[str, ...]:

@@ -135,6 +135,33 @@ class Plan:
     def n_stmts(self) -> int:
         return len(self.statements)
 
+    def slot_errors(self, slot_id: int) -> tuple:
+        """The ERROR findings of the policy in slot ``slot_id`` (a layout holding any is refused)."""
+        return self.slots[slot_id].policy.errors
+
+
+def statement_infos(slot_id: int, first: int, policy: NamedPolicy) -> list[StatementInfo]:
+    """The :class:`StatementInfo` of each statement ``policy`` compiles to in slot ``slot_id``, ids from ``first``.
+
+    A policy with ERROR findings compiles to no statements: a layout holding it is refused as a whole.
+    """
+    doc = policy.document
+    stmts = () if (doc is None or policy.errors) else doc.statements
+    enabled = bool(doc is not None and doc.variables_enabled)
+    out = []
+    for st in stmts:
+        dyn = enabled and any(has_variable(v) for v in (st.resource or st.not_resource or ()))
+        idx = []
+        seen_keys: dict = {}
+        for i, c in enumerate(st.condition):
+            if _indexable(c, enabled):
+                seen_keys.setdefault(c.key_lower, []).append(i)
+        for positions in seen_keys.values():
+            if len(positions) == 1:  # two clauses on one key: both stay residual
+                idx.extend(positions)
+        out.append(StatementInfo(first + len(out), slot_id, st, enabled, dyn, tuple(sorted(idx))))
+    return out
+
 
 def _indexable(clause, variables_enabled: bool) -> bool:
     """Whether the tag index can decide ``clause`` exactly.
@@ -178,20 +205,7 @@ class PlanBuilder:
             return sid
         sid = len(self.slots)
         first = len(self._statements)
-        doc = policy.document
-        stmts = () if (doc is None or policy.errors) else doc.statements
-        enabled = bool(doc is not None and doc.variables_enabled)
-        for st in stmts:
-            dyn = enabled and any(has_variable(v) for v in (st.resource or st.not_resource or ()))
-            idx = []
-            seen_keys: dict = {}
-            for i, c in enumerate(st.condition):
-                if _indexable(c, enabled):
-                    seen_keys.setdefault(c.key_lower, []).append(i)
-            for positions in seen_keys.values():
-                if len(positions) == 1:  # two clauses on one key: both stay residual
-                    idx.extend(positions)
-            self._statements.append(StatementInfo(len(self._statements), sid, st, enabled, dyn, tuple(sorted(idx))))
+        self._statements.extend(statement_infos(sid, first, policy))
         self.slots.append(Slot(sid, policy_type, policy, level, first, len(self._statements) - first))
         self._keys[key] = sid
         return sid

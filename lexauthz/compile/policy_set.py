@@ -146,11 +146,9 @@ class PolicySet:
         rec = self.principals.get(principal)
         if rec is not None:
             return rec
-        parts = principal.split(":", 5)
-        if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
-            pieces = parts[5].split("/")
-            if len(pieces) >= 3:
-                return (self.roles_by_name() if roles is None else roles).get((parts[1], parts[4], pieces[1]))
+        key = session_role_key(principal)
+        if key is not None:
+            return (self.roles_by_name() if roles is None else roles).get(key)
         return None
 
     def roles_by_name(self) -> dict:
@@ -335,6 +333,16 @@ def _decode_document(doc: Any) -> Any:
         except ValueError:
             return text  # the parser reports the malformed JSON as a finding
     return doc
+
+
+def session_role_key(principal: str) -> tuple[str, str, str] | None:
+    """``(partition, account, role name)`` of an assumed-role session ARN; ``None`` for any other principal."""
+    parts = principal.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        pieces = parts[5].split("/")
+        if len(pieces) >= 3:
+            return parts[1], parts[4], pieces[1]
+    return None
 
 
 def _account_of(principal: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The saved-engine file format: a versioned, checksummed container around the engine's source.
+"""The saved-engine file format (version 2): the flattened index as raw arrays, the policies as lazily read JSON.
 
 Layout (all integers little-endian)::
 
@@ -7,46 +7,134 @@ Layout (all integers little-endian)::
     8       4     format version (uint32), FORMAT_VERSION
     12      8     payload length in bytes (uint64)
     20      32    SHA-256 of the payload
-    52      n     payload: zlib-compressed UTF-8 JSON {"kind": "policy_set" | "applicable", "source": {...}}
+    52      n     payload: zlib-compressed body
 
-The payload holds the policy model (documents, names, findings, principals, resources, SCPs) structurally, so a load
-gives back exactly the objects that were compiled; :func:`lexauthz.engine.Engine.load` compiles them again.
-NOTE: the flattened index arrays are not stored: they are derived data, and rebuilding them is cheaper than
-validating them.  Every malformed file raises :class:`~lexauthz.errors.PlanFormatError` before anything is built.
+    body:   8 bytes  meta length m (uint64)
+            m bytes  meta: UTF-8 JSON {"kind", "n_stmts", "use_index", "slots", "strings", "arrays", "blobs",
+                     "blob_errors", "directory" | "layout"}
+            ...      arrays: each 8-byte aligned at the offset "arrays" gives, little-endian
+            ...      blobs: one compact JSON document per distinct policy (name, findings, document)
+
+The arrays are an :class:`~lexauthz.compile.state.IndexState`: a load builds the engine's core from them directly,
+without reading a policy.  A policy's JSON is decoded when a residual condition check, a resource-policy principal
+or an explanation first needs it (:class:`SavedPlan`).  Every malformed file raises
+:class:`~lexauthz.errors.PlanFormatError` before anything is built: header, checksum, meta, every array's dtype,
+bounds and ids (:meth:`IndexState.check`), every slot and directory entry.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import struct
+import threading
 import zlib
 
-from ..errors import Finding, PlanFormatError, Severity
-from ..policy.applicable import ApplicablePolicies, NamedPolicy
-from ..policy.model import ConditionClause, PolicyDocument, Principal, Statement
+import numpy as np
 
-__all__ = ["MAGIC", "FORMAT_VERSION", "pack", "unpack", "doc_to_data", "doc_from_data", "named_to_data",
-           "named_from_data", "applicable_to_data", "applicable_from_data"]
+from ..errors import CompileError, Finding, PlanFormatError, Severity
+from ..policy.applicable import NamedPolicy
+from ..policy.model import ConditionClause, PolicyDocument, Principal, Statement
+from .plan import TYPE_CODES, TYPE_NAMES, Layout, Slot, statement_infos
+from .state import ARRAY_FIELDS, CSR_FIELDS, IndexState
+
+__all__ = ["MAGIC", "FORMAT_VERSION", "SavedPlan", "Saved", "pack", "unpack", "doc_to_data", "doc_from_data",
+           "named_to_data", "named_from_data"]
 
 MAGIC = b"LXAPLAN\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _HEADER = struct.Struct("<8sIQ32s")
-_MAX_PAYLOAD = 1 << 31
+_U64 = struct.Struct("<Q")
+_MAX_PAYLOAD = 1 << 34
+_STRING_FIELDS = ("action_patterns", "resource_patterns", "tag_keys", "tag_eq_values", "tag_like_patterns",
+                  "seen_actions")
 
 
-def pack(kind: str, source: dict) -> bytes:
-    """The file bytes for ``source`` of ``kind``."""
-    payload = zlib.compress(json.dumps({"kind": kind, "source": source}, separators=(",", ":")).encode("utf-8"))
+def _array_specs():
+    """(name, dtype) of every saved array, in file order."""
+    out = list(ARRAY_FIELDS.items())
+    for name in CSR_FIELDS:
+        out.append((f"{name}.offsets", np.uint64))
+        out.append((f"{name}.ids", np.uint32))
+    return out
+
+
+# -- writing ------------------------------------------------------------------------------------------------------
+
+
+def pack(kind: str, state: IndexState, slots, source: dict) -> bytes:
+    """The file bytes for an engine: ``state``, its ``slots`` (:class:`~lexauthz.compile.plan.Slot` with policies)
+    and ``source`` (``{"directory": ...}`` or ``{"layout": ...}`` JSON data)."""
+    blobs: list[bytes] = []
+    blob_of: dict = {}
+    blob_errors = {}
+    slot_rows = []
+    for slot in slots:
+        b = blob_of.get(id(slot.policy))
+        if b is None:
+            b = blob_of[id(slot.policy)] = len(blobs)
+            blobs.append(json.dumps(named_to_data(slot.policy), separators=(",", ":")).encode("utf-8"))
+            errors = slot.policy.errors
+            if errors:
+                blob_errors[str(b)] = [_finding_to(f) for f in errors]
+        slot_rows.append([TYPE_CODES[slot.policy_type], -1 if slot.level is None else slot.level, slot.first,
+                          slot.count, b])
+    arrays = []
+    for name, dtype in _array_specs():
+        if name.endswith(".offsets") or name.endswith(".ids"):
+            field, part = name.rsplit(".", 1)
+            a = getattr(state, field)[0 if part == "offsets" else 1]
+        else:
+            a = getattr(state, name)
+        arrays.append((name, np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<"))))
+    blob_off = np.zeros(len(blobs) + 1, dtype="<u8")
+    if blobs:
+        np.cumsum([len(b) for b in blobs], out=blob_off[1:])
+    arrays.append(("blobs", blob_off))
+    layout = []
+    pos = 0
+    for name, a in arrays:
+        pos = (pos + 7) & ~7
+        layout.append([name, pos, int(a.shape[0])])
+        pos += a.nbytes
+    meta = {
+        "kind": kind, "n_stmts": state.n_stmts, "use_index": state.use_index, "slots": slot_rows,
+        "strings": {f: list(getattr(state, f)) for f in _STRING_FIELDS}, "arrays": layout,
+        "arrays_bytes": pos, "blob_errors": blob_errors, **source,
+    }
+    meta_bytes = json.dumps(meta, separators=(",", ":")).encode("utf-8")
+    region = bytearray(pos)
+    for (name, off, n), (_, a) in zip(layout, arrays):
+        region[off:off + a.nbytes] = a.tobytes()
+    body = b"".join([_U64.pack(len(meta_bytes)), meta_bytes, _pad(len(meta_bytes)), bytes(region), *blobs])
+    payload = zlib.compress(body, 1)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
-def unpack(data: bytes) -> tuple[str, dict]:
-    """``(kind, source)`` from file bytes.
+def _pad(meta_len: int) -> bytes:
+    return bytes((-(8 + meta_len)) % 8)
+
+
+# -- reading ------------------------------------------------------------------------------------------------------
+
+
+class Saved:
+    """A checked saved engine: ``kind``, ``state``, ``plan`` (:class:`SavedPlan`) and ``meta`` (its JSON)."""
+
+    __slots__ = ("kind", "state", "plan", "meta")
+
+    def __init__(self, kind, state, plan, meta):
+        self.kind, self.state, self.plan, self.meta = kind, state, plan, meta
+
+
+def unpack(data: bytes) -> Saved:
+    """A :class:`Saved` from file bytes.
 
     Raises
     ------
     PlanFormatError
-        When the bytes are not a lexauthz plan, are of another format version, are truncated or corrupt.
+        When the bytes are not a lexauthz plan, are of another format version, are truncated or corrupt, or hold
+        an inconsistent index.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise PlanFormatError("plan must be bytes")
@@ -58,20 +146,193 @@ def unpack(data: bytes) -> tuple[str, dict]:
         raise PlanFormatError("not a lexauthz plan: bad magic bytes")
     if version != FORMAT_VERSION:
         raise PlanFormatError(f"plan format version `{version}` is not supported: expected `{FORMAT_VERSION}`")
-    payload = data[_HEADER.size:]
+    payload = memoryview(data)[_HEADER.size:]
     if length > _MAX_PAYLOAD or len(payload) != length:
         raise PlanFormatError(f"plan is truncated or has trailing bytes: payload is {len(payload)} bytes, "
                               f"header says {length}")
     if hashlib.sha256(payload).digest() != digest:
         raise PlanFormatError("plan checksum does not match: the file is corrupt")
     try:
-        obj = json.loads(zlib.decompress(payload).decode("utf-8"))
-        kind, source = obj["kind"], obj["source"]
-    except (zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        body = zlib.decompress(payload)
+    except zlib.error as exc:
         raise PlanFormatError(f"plan payload is unreadable: {exc}") from None
-    if kind not in ("policy_set", "applicable") or not isinstance(source, dict):
+    try:
+        return _read_body(body)
+    except PlanFormatError:
+        raise
+    except (CompileError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+        raise PlanFormatError(f"plan payload is malformed: {exc}") from None
+
+
+def _read_body(body: bytes) -> Saved:
+    if len(body) < 8:
+        raise PlanFormatError("plan body is truncated")
+    (meta_len,) = _U64.unpack_from(body)
+    if 8 + meta_len > len(body):
+        raise PlanFormatError("plan meta runs past the end of the body")
+    meta = json.loads(body[8:8 + meta_len].decode("utf-8"))
+    if not isinstance(meta, dict):
+        raise PlanFormatError("plan meta is not an object")
+    kind = meta["kind"]
+    if kind not in ("policy_set", "applicable"):
         raise PlanFormatError(f"plan payload kind `{kind}` is unknown")
-    return kind, source
+    start = 8 + meta_len + len(_pad(meta_len))
+    region_len = meta["arrays_bytes"]
+    if type(region_len) is not int or region_len < 0 or start + region_len > len(body):
+        raise PlanFormatError("plan arrays run past the end of the body")
+    region = memoryview(body)[start:start + region_len]
+    specs = dict(_array_specs())
+    specs["blobs"] = np.uint64
+    arrays = {}
+    for name, off, n in meta["arrays"]:
+        dtype = specs.get(name)
+        if dtype is None or name in arrays:
+            raise PlanFormatError(f"plan array `{name}` is unknown or repeated")
+        size = np.dtype(dtype).itemsize
+        if type(off) is not int or type(n) is not int or off < 0 or n < 0 or off % 8 or off + n * size > region_len:
+            raise PlanFormatError(f"plan array `{name}` lies outside the array region")
+        le = np.dtype(dtype).newbyteorder("<")
+        arrays[name] = np.frombuffer(region, dtype=le, count=n, offset=off).astype(dtype)  # a native, owned copy
+    if set(arrays) != set(specs):
+        raise PlanFormatError(f"plan arrays are missing: {sorted(set(specs) - set(arrays))}")
+    strings = meta["strings"]
+    n_stmts = meta["n_stmts"]
+    if type(n_stmts) is not int or type(meta["use_index"]) is not bool:
+        raise PlanFormatError("plan meta is malformed")
+    fields = {name: arrays[name] for name in ARRAY_FIELDS}
+    for name in CSR_FIELDS:
+        fields[name] = (arrays[f"{name}.offsets"], arrays[f"{name}.ids"])
+    for name in _STRING_FIELDS:
+        fields[name] = tuple(strings[name])
+    state = IndexState(n_stmts=n_stmts, use_index=meta["use_index"], **fields)
+    try:
+        state.check()
+    except ValueError as exc:
+        raise PlanFormatError(f"plan index is inconsistent: {exc}") from None
+    blobs_off = arrays["blobs"]
+    blobs_start = start + region_len
+    if (blobs_off.shape[0] < 1 or int(blobs_off[0]) != 0 or (np.diff(blobs_off.astype(np.int64)) < 0).any()
+            or blobs_start + int(blobs_off[-1]) != len(body)):
+        raise PlanFormatError("plan policy blobs do not fill the rest of the body")
+    plan = SavedPlan(meta["slots"], n_stmts, body, blobs_start, blobs_off.tolist(), meta["blob_errors"])
+    return Saved(kind, state, plan, meta)
+
+
+# -- the plan of a loaded engine ----------------------------------------------------------------------------------
+
+
+class _SavedSlot:
+    """A :class:`~lexauthz.compile.plan.Slot` whose policy is decoded on first use."""
+
+    __slots__ = ("id", "policy_type", "level", "first", "count", "_plan", "_blob", "_policy")
+
+    def __init__(self, sid, policy_type, level, first, count, plan, blob):
+        self.id, self.policy_type, self.level, self.first, self.count = sid, policy_type, level, first, count
+        self._plan, self._blob, self._policy = plan, blob, None
+
+    @property
+    def policy(self) -> NamedPolicy:
+        p = self._policy
+        if p is None:
+            p = self._policy = self._plan._policy(self._blob)
+        return p
+
+
+class _SavedStatements:
+    """``plan.statements`` of a :class:`SavedPlan`: each slot's :class:`StatementInfo` list, built on first use."""
+
+    __slots__ = ("_plan",)
+
+    def __init__(self, plan):
+        self._plan = plan
+
+    def __len__(self):
+        return self._plan.n_stmts
+
+    def __getitem__(self, s):
+        return self._plan._statement(s)
+
+
+class SavedPlan:
+    """The plan of a loaded engine: slots as the file lists them, policies and statements read lazily.
+
+    # INVARIANT(immutable): what is decoded is a pure function of the file bytes; two threads decoding one policy
+    # at once build equal objects, and either may be kept.
+    """
+
+    def __init__(self, slot_rows, n_stmts, body, blobs_start, blob_offsets, blob_errors):
+        self.n_stmts = n_stmts
+        self._body = body
+        self._blobs_start = blobs_start
+        self._blob_offsets = blob_offsets
+        self._lock = threading.Lock()
+        self._policies: dict = {}
+        self._infos: dict = {}
+        nb = len(blob_offsets) - 1
+        self._errors = {}
+        for b, fs in blob_errors.items():
+            if not (b.isdigit() and int(b) < nb) or not fs:
+                raise PlanFormatError(f"plan lists errors of policy blob `{b}`, which does not exist")
+            self._errors[int(b)] = tuple(_finding_from(f) for f in fs)
+        self.slots = []
+        expect = 0
+        for sid, row in enumerate(slot_rows):
+            code, level, first, count, blob = row
+            if (code not in TYPE_NAMES or type(level) is not int or type(first) is not int or type(count) is not int
+                    or type(blob) is not int or not 0 <= blob < nb or first != expect or count < 0
+                    or (level >= 0) != (TYPE_NAMES[code] == "scp") or not -1 <= level < 64):
+                raise PlanFormatError(f"plan slot {sid} is malformed")
+            if count and blob in self._errors:
+                raise PlanFormatError(f"plan slot {sid} holds statements of a refused policy")
+            expect = first + count
+            self.slots.append(_SavedSlot(sid, TYPE_NAMES[code], None if level < 0 else level, first, count, self,
+                                         blob))
+        if expect != n_stmts:
+            raise PlanFormatError(f"plan slots hold {expect} statements, the index {n_stmts}")
+        self._firsts = [s.first for s in self.slots]
+        self.statements = _SavedStatements(self)
+
+    def slot_errors(self, slot_id: int) -> tuple:
+        """The ERROR findings of the policy in slot ``slot_id``, without decoding the policy."""
+        return self._errors.get(self.slots[slot_id]._blob, ())
+
+    def _policy(self, blob: int) -> NamedPolicy:
+        p = self._policies.get(blob)
+        if p is None:
+            start = self._blobs_start + self._blob_offsets[blob]
+            end = self._blobs_start + self._blob_offsets[blob + 1]
+            try:
+                p = named_from_data(json.loads(self._body[start:end].decode("utf-8")))
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise PlanFormatError(f"plan policy blob {blob} is malformed: {exc}") from None
+            with self._lock:
+                p = self._policies.setdefault(blob, p)
+        return p
+
+    def _statement(self, s: int):
+        if not 0 <= s < self.n_stmts:
+            raise IndexError(s)
+        # The last slot starting at or before s: empty slots share their first id with the next slot, so this is
+        # the non-empty slot holding s.
+        sid = bisect.bisect_right(self._firsts, s) - 1
+        infos = self._infos.get(sid)
+        if infos is None:
+            slot = self.slots[sid]
+            infos = statement_infos(sid, slot.first, slot.policy)
+            if len(infos) != slot.count:
+                raise PlanFormatError(f"plan slot {sid} should hold {slot.count} statements, its policy has "
+                                      f"{len(infos)}")
+            with self._lock:
+                infos = self._infos.setdefault(sid, infos)
+        return infos[s - self.slots[sid].first]
+
+
+def _finding_to(f: Finding) -> list:
+    return [f.code, f.severity.value, f.message, f.path, f.line, f.column, f.source]
+
+
+def _finding_from(v) -> Finding:
+    return Finding(v[0], Severity(v[1]), v[2], v[3], v[4], v[5], v[6])
 
 
 # -- the policy model as JSON data (structural: every model object round-trips exactly) ---------------------------
@@ -135,25 +396,3 @@ def named_from_data(d) -> NamedPolicy | None:
         return None
     return NamedPolicy(d["name"], doc_from_data(d["doc"]),
                        tuple(Finding(f[0], Severity(f[1]), f[2], f[3], f[4], f[5], f[6]) for f in d["findings"]))
-
-
-def applicable_to_data(a: ApplicablePolicies) -> dict:
-    """An :class:`ApplicablePolicies` as JSON data."""
-    return {
-        "identity": [named_to_data(p) for p in a.identity],
-        "resource": named_to_data(a.resource),
-        "boundary": named_to_data(a.permissions_boundary),
-        "session": named_to_data(a.session),
-        "scps": None if a.scps is None else [[named_to_data(p) for p in level] for level in a.scps],
-    }
-
-
-def applicable_from_data(d: dict) -> ApplicablePolicies:
-    """The inverse of :func:`applicable_to_data`."""
-    return ApplicablePolicies(
-        identity=tuple(named_from_data(p) for p in d["identity"]),
-        resource=named_from_data(d["resource"]),
-        permissions_boundary=named_from_data(d["boundary"]),
-        session=named_from_data(d["session"]),
-        scps=None if d["scps"] is None else tuple(tuple(named_from_data(p) for p in lv) for lv in d["scps"]),
-    )
