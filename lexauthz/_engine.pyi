@@ -8,20 +8,26 @@ import numpy as np
 import numpy.typing as npt
 
 from lexauthz.compile.plan import Layout, Plan
+from lexauthz.compile.serialize import SavedPlan
+from lexauthz.compile.state import IndexState
 from lexauthz.request import Context
 
 class Core:
-    """The flattened index of a :class:`~lexauthz.compile.plan.Plan`, and the kernels.
+    """The flattened index (an :class:`~lexauthz.compile.state.IndexState`) over a plan's statements, and the
+    kernels.
 
-    ``use_index=False`` builds the brute-force twin: no cached rows, no tag index, every condition evaluated.
+    A state with ``use_index=False`` builds the brute-force twin: no cached rows, no tag index, every condition
+    evaluated.  ``plan`` is a :class:`~lexauthz.compile.plan.Plan` or, for a loaded engine, a
+    :class:`~lexauthz.compile.serialize.SavedPlan` (statements read on first use).
     """
 
-    plan: Plan
+    plan: Plan | SavedPlan
+    state: IndexState
     n_stmts: int
     nw: int
     use_index: bool
     index_bytes: int
-    def __init__(self, plan: Plan, use_index: bool = True) -> None: ...
+    def __init__(self, plan: Plan | SavedPlan, state: IndexState) -> None: ...
     def action_row(self, action: str) -> npt.NDArray[np.uint64]:
         """Statements whose Action/NotAction covers ``action`` (case-insensitive), as a bitset row."""
     def resource_row(self, resource: str) -> npt.NDArray[np.uint64]:
