@@ -35,7 +35,9 @@ value).  That is why phase C holds the GIL; phases B and D never touch a Python 
 """
 
 cimport cython
-from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
+from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
+from cpython.dict cimport PyDict_Next
+from cpython.object cimport PyObject, PyObject_Hash
 from libc.stdint cimport INT16_MAX, SIZE_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
@@ -53,6 +55,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+from lexauthz.compile.plan import Layout
 from lexauthz.compile.principals import KIND_CODES, caller_info, not_principal_naming, principal_naming
 from lexauthz.errors import RequestError as _RequestError
 from lexauthz.request import Context as _Context
@@ -1126,6 +1129,7 @@ cdef class _Bundle:
     cdef const uint32_t *stmts
     cdef const uint8_t *lfl
     cdef Py_ssize_t k
+    cdef uint64_t serial
 
     @property
     def kind(self):
@@ -1152,6 +1156,186 @@ cdef class _Bundle:
 # Core
 # =================================================================================================================
 
+
+# =================================================================================================================
+# Per-engine entries for request strings, and a small hash table over integer keys
+# =================================================================================================================
+
+cdef uint64_t _serial_counter = 0
+
+
+cdef inline uint64_t _new_serial() noexcept:
+    """A process-wide serial, never reused (taken with the GIL held)."""
+    global _serial_counter
+    _serial_counter += 1
+    return _serial_counter
+
+
+cdef class _Tab3:
+    """Open addressing from a key of three uint64 to an int64 value (>= 0); used with the GIL held.
+
+    # NOTE: keys are serials (never reused), so a table is never wrong about a key it holds; callers still check
+    # an entry's own key before trusting a hit, which keeps them right across a concurrent clear.
+    """
+
+    cdef uint64_t *keys
+    cdef int64_t *vals
+    cdef Py_ssize_t cap, n
+
+    def __cinit__(self, Py_ssize_t cap=1024):
+        self.cap = 16
+        while self.cap < cap * 2:
+            self.cap <<= 1
+        self._alloc()
+
+    cdef int _alloc(self) except -1:
+        self.keys = <uint64_t *>malloc(self.cap * 3 * sizeof(uint64_t))
+        self.vals = <int64_t *>malloc(self.cap * sizeof(int64_t))
+        if self.keys == NULL or self.vals == NULL:
+            raise MemoryError()
+        memset(self.vals, 0xff, self.cap * sizeof(int64_t))  # -1: empty
+        self.n = 0
+        return 0
+
+    def __dealloc__(self):
+        free(self.keys)
+        free(self.vals)
+
+    @staticmethod
+    cdef inline uint64_t _hash(uint64_t a, uint64_t b, uint64_t c) noexcept nogil:
+        cdef uint64_t h = a * <uint64_t>0x9E3779B97F4A7C15
+        h ^= (b + <uint64_t>0x632BE59BD9B4E019) * <uint64_t>0xC2B2AE3D27D4EB4F
+        h ^= (c + <uint64_t>0x165667B19E3779F9) * <uint64_t>0xFF51AFD7ED558CCD
+        return h ^ (h >> 29)
+
+    cdef inline int64_t get(self, uint64_t a, uint64_t b, uint64_t c) noexcept:
+        cdef Py_ssize_t mask = self.cap - 1, i = <Py_ssize_t>(_Tab3._hash(a, b, c) & <uint64_t>mask)
+        cdef uint64_t *k
+        while self.vals[i] >= 0:
+            k = &self.keys[i * 3]
+            if k[0] == a and k[1] == b and k[2] == c:
+                return self.vals[i]
+            i = (i + 1) & mask
+        return -1
+
+    cdef int put(self, uint64_t a, uint64_t b, uint64_t c, int64_t v) except -1:
+        cdef uint64_t *old_keys
+        cdef int64_t *old_vals
+        cdef Py_ssize_t old_cap, j
+        if (self.n + 1) * 2 > self.cap:
+            old_keys, old_vals, old_cap = self.keys, self.vals, self.cap
+            self.cap <<= 1
+            try:
+                self._alloc()
+            except MemoryError:
+                self.keys, self.vals, self.cap = old_keys, old_vals, old_cap
+                raise
+            for j in range(old_cap):
+                if old_vals[j] >= 0:
+                    self._insert(old_keys[j * 3], old_keys[j * 3 + 1], old_keys[j * 3 + 2], old_vals[j])
+            free(old_keys)
+            free(old_vals)
+        self._insert(a, b, c, v)
+        return 0
+
+    cdef inline void _insert(self, uint64_t a, uint64_t b, uint64_t c, int64_t v) noexcept:
+        cdef Py_ssize_t mask = self.cap - 1, i = <Py_ssize_t>(_Tab3._hash(a, b, c) & <uint64_t>mask)
+        cdef uint64_t *k
+        while self.vals[i] >= 0:
+            k = &self.keys[i * 3]
+            if k[0] == a and k[1] == b and k[2] == c:
+                self.vals[i] = v
+                return
+            i = (i + 1) & mask
+        k = &self.keys[i * 3]
+        k[0] = a
+        k[1] = b
+        k[2] = c
+        self.vals[i] = v
+        self.n += 1
+
+    cdef void clear(self) noexcept:
+        memset(self.vals, 0xff, self.cap * sizeof(int64_t))
+        self.n = 0
+
+
+cdef class _PEntry:
+    """What a principal string resolves to in one engine: its layout parts, caller facts and tag context."""
+
+    cdef str arn
+    cdef object part        # (identity slots, boundary slot, session slot, scps) from the resolver
+    cdef object account     # the caller's account (str) or None
+    cdef tuple tags         # ("aws:PrincipalTag/k", v) entries
+    cdef uint64_t tag_serial
+    cdef _Bundle bundle0    # the bundle for resources without a resource policy (built on first need)
+    cdef dict by_rslot      # resource-policy slot -> _Bundle
+
+
+cdef class _REntry:
+    """What a resource string resolves to in one engine: its index row, policy slot, tag context and owner."""
+
+    cdef uint64_t serial
+    cdef object row
+    cdef object rslot       # resource-policy slot id or None
+    cdef tuple tags         # ("aws:ResourceTag/k", v) entries
+    cdef uint64_t tag_serial
+    cdef object owner       # the ARN's account or None
+
+
+cdef class _AEntry:
+    """An action string's index row in one engine."""
+
+    cdef uint64_t serial
+    cdef object row
+
+
+cdef class _EnvEntry:
+    """The condition environment and tag row of one (context, principal tags, resource tags)."""
+
+    cdef uint64_t ctx_serial, p_serial, r_serial
+    cdef readonly object env, trow
+
+
+cdef inline bint _same_account(_PEntry pe, _REntry rent):
+    # A resource that names no account (`*`) is in the caller's own account.
+    return pe.account is not None and (rent.owner is None or pe.account == rent.owner)
+
+
+cdef uint64_t _dict_hash(dict d) except? 0:
+    """A hash of a dict of str to str by content and order; 0 when some key or value is not an exact str."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    cdef uint64_t h = <uint64_t>0x84222325CBF29CE4
+    cdef Py_hash_t hk, hv
+    while PyDict_Next(d, &pos, &k, &v):
+        if not (PyUnicode_CheckExact(<object>k) and PyUnicode_CheckExact(<object>v)):
+            return 0
+        hk = PyObject_Hash(<object>k)
+        hv = PyObject_Hash(<object>v)
+        h = (h ^ <uint64_t>hk) * <uint64_t>0x100000001B3
+        h = (h ^ <uint64_t>hv) * <uint64_t>0x9E3779B97F4A7C15
+        h ^= h >> 31
+    return h | 1
+
+
+cdef bint _items_equal(dict d, tuple items):
+    """Whether ``d.items()`` equals ``items`` in content and order (keys and values exact str)."""
+    if len(d) != len(items):
+        return False
+    cdef Py_ssize_t pos = 0, j = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    cdef tuple kv
+    while PyDict_Next(d, &pos, &k, &v):
+        kv = <tuple>items[j]
+        j += 1
+        if not ((<object>k is kv[0] or <str>(<object>k) == <str>kv[0])
+                and (<object>v is kv[1] or <str>(<object>v) == <str>kv[1])):
+            return False
+    return True
+
+
 cdef class Core:
     """The flattened, immutable index over a :class:`lexauthz.compile.plan.Plan`, and the per-request kernels."""
 
@@ -1167,9 +1351,12 @@ cdef class Core:
     cdef object not_resource_all, dynamic_row, needs_row, all_row
     cdef list residuals
     cdef list tag_keys
-    cdef dict env_by_serial, tags_intern, action_cache, action_raw, resource_cache, bundle_cache, env_cache, ctx_cache, pr_cache, res_memo
+    cdef dict tags_intern, action_cache, action_raw, resource_cache, bundle_cache, env_cache, ctx_cache, res_memo
+    cdef dict p_entries, r_entries, a_entries, ctx_by_hash
+    cdef _Tab3 env_tab
+    cdef list env_list
+    cdef tuple empty_ctx
     cdef Py_ssize_t cache_limit
-    cdef set action_ok
     cdef Py_ssize_t ctx_serial, tags_serial
     cdef readonly Py_ssize_t index_bytes
     cdef const uint8_t *p_type
@@ -1236,14 +1423,18 @@ cdef class Core:
         self.bundle_cache = {}
         self.env_cache = {}
         self.ctx_cache = {}
-        self.pr_cache = {}
-        self.action_ok = set()
+        self.p_entries = {}
+        self.r_entries = {}
+        self.a_entries = {}
+        self.ctx_by_hash = {}
+        self.env_tab = _Tab3(1024)
+        self.env_list = []
         self.action_raw = {}
         self.res_memo = {}
         self.tags_intern = {}
-        self.env_by_serial = {}  # (context serial, tags serial) -> env_of(...): serials are never reused
         # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
         self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
+        self.empty_ctx = self.context_entry(None, 0)
         # Rows for the actions policies name and the catalog's Lex actions, built up front.
         # NOTE: resource rows are built on first use (then cached): at 100,000 statements, building one for every
         # known resource up front was a third of the compile time.
@@ -1390,6 +1581,7 @@ cdef class Core:
 
     cdef _Bundle _make_bundle(self, str principal, layout):
         cdef _Bundle b = _Bundle()
+        b.serial = _new_serial()
         plan = self.plan
         c = caller_info(principal)
         kind = KIND_CODES[c.kind]
@@ -1653,32 +1845,119 @@ cdef class Core:
             self.env_cache[ekey] = hit
         return <tuple>hit
 
-    cdef tuple _pr(self, resolver, str p, str r):
-        """``(bundle, tags, owner account or None)`` of a (principal, resource) pair, once per engine."""
-        key = (p, r)
-        hit = self.pr_cache.get(key)
+    cdef uint64_t _tag_serial(self, tuple tags):
+        """One serial per distinct tag context (equal tags, equal serials; a serial is never reused)."""
+        hit = self.tags_intern.get(tags)
         if hit is None:
-            b = self.bundle(p, resolver.layout(p, r))
-            if r.startswith("arn:"):
-                owner = r.split(":", 5)[4] or None
-            else:
-                owner = None
-            acct = (<_Bundle>b).caller.account
-            same = 1 if (acct is not None and (owner is None or acct == owner)) else 0
-            tags = resolver.tags(p, r)
-            # equal tags share one object, so batches can key environments by identity
-            entry = self.tags_intern.get(tags)
-            if entry is None:
-                self.tags_serial += 1
-                entry = (tags, self.tags_serial)
-                if len(self.tags_intern) > 65536:
-                    self.tags_intern.clear()
-                self.tags_intern[tags] = entry
-            hit = (b, entry[0], owner, same, entry[1])
-            if len(self.pr_cache) > 262144:
-                self.pr_cache.clear()
-            self.pr_cache[key] = hit
-        return <tuple>hit
+            if len(self.tags_intern) > 65536:
+                self.tags_intern.clear()
+            hit = _new_serial()
+            self.tags_intern[tags] = hit
+        return <uint64_t>hit
+
+    cdef _PEntry _p_entry(self, resolver, str p):
+        """The entry of principal ``p`` (a checked string), made once per engine."""
+        cdef _PEntry pe = self.p_entries.get(p)
+        if pe is not None:
+            return pe
+        part, tags = resolver.principal(p)
+        pe = _PEntry()
+        pe.arn = p
+        pe.part = part
+        pe.account = caller_info(p).account
+        pe.tags = tuple(tags)
+        pe.tag_serial = self._tag_serial(pe.tags)
+        pe.by_rslot = {}
+        if len(self.p_entries) > self.cache_limit:
+            self.p_entries.clear()
+        self.p_entries[p] = pe
+        return pe
+
+    cdef _REntry _r_entry(self, resolver, str r):
+        """The entry of resource ``r`` (a checked string), made once per engine."""
+        cdef _REntry rent = self.r_entries.get(r)
+        if rent is not None:
+            return rent
+        rslot, tags = resolver.resource(r)
+        rent = _REntry()
+        rent.serial = _new_serial()
+        rent.row = self.resource_row(r)
+        rent.rslot = rslot
+        rent.tags = tuple(tags)
+        rent.tag_serial = self._tag_serial(rent.tags)
+        rent.owner = (r.split(":", 5)[4] or None) if r.startswith("arn:") else None
+        if len(self.r_entries) > self.cache_limit:
+            self.r_entries.clear()
+        self.r_entries[r] = rent
+        return rent
+
+    cdef _AEntry _a_entry(self, str a):
+        """The entry of action ``a`` (a checked string), made once per engine."""
+        cdef _AEntry ae = self.a_entries.get(a)
+        if ae is not None:
+            return ae
+        ae = _AEntry()
+        ae.serial = _new_serial()
+        ae.row = self.action_row(a)
+        if len(self.a_entries) > self.cache_limit:
+            self.a_entries.clear()
+        self.a_entries[a] = ae
+        return ae
+
+    cdef _Bundle _bundle_of(self, _PEntry pe, _REntry rent):
+        """The bundle of a (principal, resource) request: the principal's layout with the resource's policy slot."""
+        cdef _Bundle b
+        identity, boundary, session, scps = pe.part
+        if rent.rslot is None:
+            b = pe.bundle0
+            if b is None:
+                b = self.bundle(pe.arn, Layout(identity, None, boundary, session, scps))
+                pe.bundle0 = b
+            return b
+        b = pe.by_rslot.get(rent.rslot)
+        if b is None:
+            b = self.bundle(pe.arn, Layout(identity, rent.rslot, boundary, session, scps))
+            pe.by_rslot[rent.rslot] = b
+        return b
+
+    cdef tuple _ctx_entry(self, raw, Py_ssize_t i):
+        """``(Context, serial)`` of a request's raw context; a dict of str to str is found by content without
+        building anything."""
+        cdef uint64_t h
+        if raw is None:
+            return self.empty_ctx
+        if type(raw) is dict:
+            h = _dict_hash(<dict>raw)
+            if h:
+                hit = self.ctx_by_hash.get(h)
+                if hit is not None and _items_equal(<dict>raw, <tuple>(<tuple>hit)[0]):
+                    return <tuple>(<tuple>hit)[1]
+                entry = self.context_entry(raw, i)
+                if len(self.ctx_by_hash) > 65536:
+                    self.ctx_by_hash.clear()
+                self.ctx_by_hash[h] = (tuple((<dict>raw).items()), entry)
+                return entry
+        return self.context_entry(raw, i)
+
+    cdef _EnvEntry _env_entry(self, tuple centry, _PEntry pe, _REntry rent):
+        """The environment of a context and the request's principal and resource tags, once per engine."""
+        cdef uint64_t cs = <uint64_t>(<Py_ssize_t>centry[1])
+        cdef int64_t k = self.env_tab.get(cs, pe.tag_serial, rent.tag_serial)
+        cdef _EnvEntry e
+        if 0 <= k < len(self.env_list):
+            e = <_EnvEntry>self.env_list[k]
+            if e.ctx_serial == cs and e.p_serial == pe.tag_serial and e.r_serial == rent.tag_serial:
+                return e
+        shared = self.env_of(centry[0], pe.tags + rent.tags)
+        e = _EnvEntry()
+        e.ctx_serial, e.p_serial, e.r_serial = cs, pe.tag_serial, rent.tag_serial
+        e.env, e.trow = shared
+        if len(self.env_list) > 65536:
+            self.env_list = []
+            self.env_tab.clear()
+        self.env_tab.put(cs, pe.tag_serial, rent.tag_serial, len(self.env_list))
+        self.env_list.append(e)
+        return e
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
@@ -1689,7 +1968,9 @@ cdef class Core:
         caches, computed once per engine and distinct value)."""
         cdef Py_ssize_t n = stop - start, i, j
         cdef list bundles = [], a_rows = [], r_rows = [], t_rows = [], envs = [], rstrs = []
-        cdef dict b_map = {}, a_map = {}, r_map = {}, t_map = {}, ctx_by_id = {}
+        cdef dict ctx_by_id = {}
+        cdef dict pents = self.p_entries, rents = self.r_entries, aents = self.a_entries
+        cdef _Tab3 bt = _Tab3(256), at = _Tab3(128), rt = _Tab3(1024), tt = _Tab3(1024)
         b_arr = np.empty(n, dtype=np.uint32)
         a_arr = np.empty(n, dtype=np.uint32)
         r_arr = np.empty(n, dtype=np.uint32)
@@ -1698,11 +1979,17 @@ cdef class Core:
         cdef uint32_t[::1] b_idx = b_arr, a_idx = a_arr, r_idx = r_arr, t_idx = t_arr
         cdef uint8_t[::1] same = same_arr
         cdef _Bundle bundle
-        cdef tuple pr
+        cdef _PEntry pe
+        cdef _REntry rent
+        cdef _AEntry ae
+        cdef _EnvEntry ee
+        cdef tuple centry
+        cdef int64_t hit
+        cdef uint64_t cs
         cdef bint has_ctx = contexts is not None, has_acct = accounts is not None
         cdef list keep = []
         RequestError = _RequestError
-        empty = self.context_entry(None, 0)
+        empty = self._ctx_entry(None, 0)
         for j in range(n):
             i = start + j
             p = principals[i]
@@ -1712,57 +1999,61 @@ cdef class Core:
             if has_ctx:
                 raw = contexts[i]
                 if raw is not None:
-                    centry = None
-                    if type(raw) is dict and _all_str(<dict>raw):
-                        # the common case: a dict of strings, found by content in the engine's cache
-                        centry = self.ctx_cache.get(tuple((<dict>raw).items()))
-                    if centry is None:
+                    if type(raw) is dict:
+                        centry = self._ctx_entry(raw, i)
+                    else:
                         centry = ctx_by_id.get(id(raw))
                         if centry is None:
-                            centry = self.context_entry(raw, i)
+                            centry = self._ctx_entry(raw, i)
                             ctx_by_id[id(raw)] = centry
                             keep.append(raw)
-            pr = self._pr(resolver, p, r)
-            bundle = pr[0]
-            hit = b_map.get(bundle)
-            if hit is None:
+            pe = pents.get(p)
+            if pe is None:
+                pe = self._p_entry(resolver, p)
+            rent = rents.get(r)
+            if rent is None:
+                rent = self._r_entry(resolver, r)
+            ae = aents.get(a)
+            if ae is None:
+                ae = self._a_entry(a)
+            bundle = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
+            hit = bt.get(bundle.serial, 0, 0)
+            if hit < 0:
                 hit = len(bundles)
-                b_map[bundle] = hit
+                bt.put(bundle.serial, 0, 0, hit)
                 bundles.append(bundle)
-            b_idx[j] = hit
-            hit = a_map.get(a)
-            if hit is None:
+            b_idx[j] = <uint32_t>hit
+            hit = at.get(ae.serial, 0, 0)
+            if hit < 0:
                 hit = len(a_rows)
-                a_map[a] = hit
-                a_rows.append(self.action_row(a))
-            a_idx[j] = hit
-            hit = r_map.get(r)
-            if hit is None:
+                at.put(ae.serial, 0, 0, hit)
+                a_rows.append(ae.row)
+            a_idx[j] = <uint32_t>hit
+            hit = rt.get(rent.serial, 0, 0)
+            if hit < 0:
                 hit = len(r_rows)
-                r_map[r] = hit
-                r_rows.append(self.resource_row(r))
+                rt.put(rent.serial, 0, 0, hit)
+                r_rows.append(rent.row)
                 rstrs.append(r)
-            r_idx[j] = hit
-            tkey = ((<tuple>centry)[1], pr[4])
-            hit = t_map.get(tkey)
-            if hit is None:
-                shared = self.env_of((<tuple>centry)[0], pr[1])
+            r_idx[j] = <uint32_t>hit
+            cs = <uint64_t>(<Py_ssize_t>centry[1])
+            hit = tt.get(cs, pe.tag_serial, rent.tag_serial)
+            if hit < 0:
+                ee = self._env_entry(centry, pe, rent)
                 hit = len(t_rows)
-                t_map[tkey] = hit
-                t_rows.append(shared[1])
-                envs.append(shared[0])
-            t_idx[j] = hit
+                tt.put(cs, pe.tag_serial, rent.tag_serial, hit)
+                t_rows.append(ee.trow)
+                envs.append(ee.env)
+            t_idx[j] = <uint32_t>hit
             if has_acct:
                 acct = accounts[i]
                 if acct is not None and type(acct) is not str:
                     raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
                                        f"$[{i}].resource_account")
                 if acct:
-                    caller_acct = bundle.caller.account
-                    same[j] = 1 if (caller_acct is not None and caller_acct == acct) else 0
+                    same[j] = 1 if (pe.account is not None and pe.account == acct) else 0
                     continue
-            # A resource that names no account (`*`) is in the caller's own account.
-            same[j] = pr[3]
+            same[j] = _same_account(pe, rent)
         # keep every context whose id is a key above alive until here
         del ctx_by_id, keep
         return (bundles, b_arr, a_rows, a_arr, r_rows, r_arr, t_rows, t_arr, envs, rstrs, same_arr)
@@ -1887,34 +2178,31 @@ cdef class Core:
         ``check(p, a, r)`` raises for a malformed request; it runs unless the strings were checked before.
         """
         cdef _Bundle b
-        cdef tuple pr
+        cdef _PEntry pe
+        cdef _REntry rent
+        cdef _AEntry ae
+        cdef _EnvEntry ee
         if type(p) is not str or type(a) is not str or type(r) is not str:
             check(p, a, r)
             p, a, r = str(p), str(a), str(r)
-        hit = self.pr_cache.get((p, r))
-        if hit is None or a not in self.action_ok:
+        pe = self.p_entries.get(p)
+        rent = self.r_entries.get(r)
+        ae = self.a_entries.get(a)
+        if pe is None or rent is None or ae is None:
+            # INVARIANT(checked): an entry exists only for a string that passed its check
             check(p, a, r)
-            if len(self.action_ok) > 65536:
-                self.action_ok.clear()
-            self.action_ok.add(a)
-            pr = self._pr(resolver, p, r)
-        else:
-            pr = hit
-        b = pr[0]
+            pe = self._p_entry(resolver, p)
+            rent = self._r_entry(resolver, r)
+            ae = self._a_entry(a)
+        b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
         if b.errors:
             return DEF_ERROR
-        arow = self.action_row(a)
-        rrow = self.resource_row(r)
-        centry = self.context_entry(raw, 0)
-        skey = ((<tuple>centry)[1], pr[4])
-        shared = self.env_by_serial.get(skey)
-        if shared is None:
-            shared = self.env_of((<tuple>centry)[0], pr[1])
-            if len(self.env_by_serial) > 65536:
-                self.env_by_serial.clear()
-            self.env_by_serial[skey] = shared
-        trow = shared[1]
-        cdef int same = pr[3]
+        arow = ae.row
+        rrow = rent.row
+        ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
+        trow = ee.trow
+        shared = (ee.env, trow)
+        cdef int same = _same_account(pe, rent)
         cdef _SB sb
         _fill_sb(&sb, b)
         cdef const uint64_t *A = _fptr(arow)

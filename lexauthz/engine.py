@@ -85,6 +85,13 @@ class _FixedResolver:
     def tags(self, principal: str, resource: str):
         return ()
 
+    def principal(self, principal: str):
+        lay = self._layout
+        return (lay.identity, lay.permissions_boundary, lay.session, lay.scps), ()
+
+    def resource(self, resource: str):
+        return self._layout.resource, ()
+
 
 class _DirectoryResolver:
     """Layouts and tag context of a compiled policy set (:class:`~lexauthz.compile.directory.Directory`), cached."""
@@ -114,6 +121,20 @@ class _DirectoryResolver:
             self._cache.clear()
         self._cache[key] = lay
         return lay
+
+    def principal(self, principal: str):
+        """``((identity, boundary, session, scps) slot ids, principal tag context entries)``."""
+        d = self.directory
+        rec = d.record(principal)
+        return d.principal_part(principal), (() if rec is None else
+                                             tuple((f"aws:PrincipalTag/{k}", v) for k, v in rec[3]))
+
+    def resource(self, resource: str):
+        """``(resource-policy slot id or None, resource tag context entries)``."""
+        res = self.directory.resources.get(resource)
+        if res is None:
+            return None, ()
+        return res[0], tuple((f"aws:ResourceTag/{k}", v) for k, v in res[1])
 
     def tags(self, principal: str, resource: str):
         key = (principal, resource)
