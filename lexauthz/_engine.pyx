@@ -1357,6 +1357,7 @@ cdef class Core:
     cdef list env_list
     cdef tuple empty_ctx
     cdef Py_ssize_t cache_limit
+    cdef object resolver, check_row
     cdef Py_ssize_t ctx_serial, tags_serial
     cdef readonly Py_ssize_t index_bytes
     cdef const uint8_t *p_type
@@ -2172,11 +2173,27 @@ cdef class Core:
                 # -1 cannot happen (prepare stored every deferred row's results); never an Allow on it
                 out[i] = <uint8_t>d if d >= 0 else DEF_ERROR
 
+    def bind(self, resolver, check):
+        """Fix the resolver and the row check :meth:`is_allowed` uses (once, before the engine is shared)."""
+        if self.resolver is not None:
+            raise ValueError("the core is already bound")
+        self.resolver = resolver
+        self.check_row = check
+
+    def is_allowed(self, principal_arn, action, resource_arn="*", context=None):
+        """Whether the request is allowed (see :meth:`lexauthz.engine.Engine.is_allowed`)."""
+        if self.resolver is None:
+            raise ValueError("the core is not bound to a resolver")
+        return self._decide(self.resolver, principal_arn, action, resource_arn, context, self.check_row) == DEF_ALLOW
+
     def decide_one(self, resolver, p, a, r, raw, check):
         """The decision code of one request (strings to the sparse kernel; no arrays, no Response).
 
         ``check(p, a, r)`` raises for a malformed request; it runs unless the strings were checked before.
         """
+        return self._decide(resolver, p, a, r, raw, check)
+
+    cdef int _decide(self, resolver, p, a, r, raw, check) except -1:
         cdef _Bundle b
         cdef _PEntry pe
         cdef _REntry rent
@@ -2201,7 +2218,6 @@ cdef class Core:
         rrow = rent.row
         ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
         trow = ee.trow
-        shared = (ee.env, trow)
         cdef int same = _same_account(pe, rent)
         cdef _SB sb
         _fill_sb(&sb, b)
@@ -2226,7 +2242,7 @@ cdef class Core:
         cdef uint32_t s
         cdef _Residual res
         cdef dict memo = self.res_memo if self.use_index else {}
-        env = shared[0]
+        env = ee.env
         try:
             for j in range(b.k):
                 if not (b.lfl[j] & LF_NEEDS):
@@ -2433,6 +2449,23 @@ cdef class Core:
 _VARIABLE_BASES = frozenset((
     "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
     "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool"))
+
+
+cdef class CoreMethod:
+    """A descriptor: ``engine.<name>`` is ``engine._core.<name>``, the compiled method itself, so a call from Python
+    goes straight to C (used for :meth:`lexauthz.engine.Engine.is_allowed`)."""
+
+    cdef readonly str name
+    cdef readonly object unbound  # what the class attribute gives: a plain function carrying the docs
+
+    def __init__(self, str name, unbound):
+        self.name = name
+        self.unbound = unbound
+
+    def __get__(self, obj, objtype):
+        if obj is None:
+            return self.unbound
+        return getattr(obj._core, self.name)
 
 
 def make_env(ctx):

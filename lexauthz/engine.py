@@ -300,6 +300,7 @@ class Engine:
         self.compile_seconds = seconds
         self._revision = None
         self._saved = None  # the saved form, made on first need (a loaded engine keeps the bytes it came from)
+        core.bind(resolver, _check_row)
         return self
 
     # -- facts ----------------------------------------------------------------------------------------------------
@@ -367,15 +368,7 @@ class Engine:
         """
         return evaluate_applicable(request, applicable)
 
-    def is_allowed(self, principal_arn: str, action: str, resource_arn: str = "*", context=None) -> bool:
-        """Whether the request is allowed: the same answer as ``evaluate_batch`` of one row, without building arrays.
-
-        Raises
-        ------
-        RequestError
-            For a malformed principal, action, resource or context (as :meth:`evaluate_batch`).
-        """
-        return self._core.decide_one(self._resolver, principal_arn, action, resource_arn, context, _check_row) == 1
+    # is_allowed: see _CoreMethod below (the core's own method, so a call runs no Python frame of ours)
 
     def encode(self, principals, actions, resources, contexts=None, *, resource_accounts=None) -> "EncodedBatch":
         """Encode a batch once for this engine: an :class:`EncodedBatch` that :meth:`evaluate_batch` decides with
@@ -609,6 +602,26 @@ class Engine:
 
     def __reduce__(self):
         return (_rebuild, (self._dump(), serialize.FORMAT_VERSION))
+
+
+def _is_allowed(self, principal_arn: str, action: str, resource_arn: str = "*", context=None) -> bool:
+    """Whether the request is allowed: the same answer as ``evaluate_batch`` of one row, without building arrays.
+
+    Raises
+    ------
+    RequestError
+        For a malformed principal, action, resource or context (as :meth:`Engine.evaluate_batch`).
+    """
+    return self._core.is_allowed(principal_arn, action, resource_arn, context)
+
+
+_is_allowed.__name__ = _is_allowed.__qualname__ = "is_allowed"
+try:
+    # ``engine.is_allowed`` is the core's own compiled method: a call from Python runs no Python frame of ours.
+    # ``Engine.is_allowed`` (on the class) is the function above, with the signature and docs.
+    Engine.is_allowed = _core_module().CoreMethod("is_allowed", _is_allowed)
+except CompileError:  # pragma: no cover - only without a compiler; any use then raises CompileError
+    Engine.is_allowed = _is_allowed
 
 
 class EncodedBatch:
