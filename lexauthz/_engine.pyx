@@ -2064,10 +2064,11 @@ cdef class Core:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def prepare(self, list bundles, b_arr, list a_rows, a_arr, list r_rows, r_arr, list t_rows, t_arr, list envs,
-                list rstrs, same_arr):
-        """A :class:`Prepared` batch from :meth:`encode` output (``stack=False``): phase B finds the rows whose
-        candidates need a residual check, and phase C stores their results, so :meth:`run_prepared` runs without the
-        GIL from start to end."""
+                list rstrs, same_arr, out=None):
+        """A :class:`Prepared` batch from :meth:`encode_ids` output: phase B finds the rows whose candidates need a
+        residual check, and phase C stores their results, so :meth:`run_prepared` runs without the GIL from start to
+        end.  With ``out`` (a uint8 array of the batch's length) the batch is also decided into it: phase B writes
+        the rows it decides and the deferred rows are decided after phase C (a one-shot string batch)."""
         cdef Prepared P = Prepared()
         cdef const uint32_t[::1] bi = b_arr, ai = a_arr, ri = r_arr, ti = t_arr
         cdef const uint8_t[::1] sm = same_arr
@@ -2100,6 +2101,14 @@ cdef class Core:
         cdef const int16_t *lmv = self.p_lvl
         cdef _SB *sb
         cdef int d
+        cdef uint8_t[::1] outv
+        cdef uint8_t *o = NULL
+        if out is not None:
+            outv = out
+            if outv.shape[0] != n:
+                raise ValueError("column lengths differ")
+            if n:
+                o = &outv[0]
         # Phase B: which rows defer (a candidate that needs a residual check, and no applying Deny without one).
         with nogil:
             for i in range(n):
@@ -2108,6 +2117,8 @@ cdef class Core:
                 if d == -1:
                     poff[i] = total
                     total += (sb.k >> 6) + 1
+                elif o != NULL:
+                    o[i] = <uint8_t>d
         pflat_arr = np.zeros(max(total, 1), dtype=_U64)
         cdef uint64_t[::1] pflat = pflat_arr
         cdef _Residual res
@@ -2145,6 +2156,15 @@ cdef class Core:
                     lxa_bits_set(&pflat[poff[i]], j)
         P.poff = poff_arr
         P.pflat = pflat_arr
+        if o != NULL:
+            # Phase D for the deferred rows only.
+            with nogil:
+                for i in range(n):
+                    if poff[i] >= 0:
+                        d = c_decide_sparse(&P.sbs[bi[i]], P.arows[ai[i]], P.rrows[ri[i]], P.trows[ti[i]],
+                                            &pflat[poff[i]], tmv, emv, lmv, sm[i])
+                        # -1 cannot happen (phase C stored every deferred row's results); never an Allow on it
+                        o[i] = <uint8_t>d if d >= 0 else DEF_ERROR
         return P
 
     @cython.boundscheck(False)

@@ -444,7 +444,7 @@ class Engine:
             try:
                 args = core.encode_ids(self._resolver, principals, actions, resources, contexts, accounts, start,
                                        stop)
-                core.run_prepared(core.prepare(*args), out[start:stop])
+                core.prepare(*args, out=out[start:stop])
             except BaseException:
                 out[start:] = Decision.ERROR  # never leave a stale or partial answer behind an exception
                 raise

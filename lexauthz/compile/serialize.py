@@ -36,7 +36,7 @@ from ..errors import CompileError, Finding, PlanFormatError, Severity
 from ..policy.applicable import NamedPolicy
 from ..policy.model import ConditionClause, PolicyDocument, Principal, Statement
 from .plan import TYPE_CODES, TYPE_NAMES, Layout, Slot, statement_infos
-from .state import ARRAY_FIELDS, CSR_FIELDS, IndexState
+from .state import ARRAY_FIELDS, CSR_FIELDS, EFFECT_ALLOW, EFFECT_DENY, IndexState
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "SavedPlan", "Saved", "pack", "unpack", "doc_to_data", "doc_from_data",
            "named_to_data", "named_from_data"]
@@ -160,7 +160,8 @@ def unpack(data: bytes) -> Saved:
         return _read_body(body)
     except PlanFormatError:
         raise
-    except (CompileError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+    except (CompileError, KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError,
+            RecursionError) as exc:
         raise PlanFormatError(f"plan payload is malformed: {exc}") from None
 
 
@@ -215,6 +216,7 @@ def _read_body(body: bytes) -> Saved:
             or blobs_start + int(blobs_off[-1]) != len(body)):
         raise PlanFormatError("plan policy blobs do not fill the rest of the body")
     plan = SavedPlan(meta["slots"], n_stmts, body, blobs_start, blobs_off.tolist(), meta["blob_errors"])
+    plan.check_against(state)
     return Saved(kind, state, plan, meta)
 
 
@@ -270,15 +272,20 @@ class SavedPlan:
         self._infos: dict = {}
         nb = len(blob_offsets) - 1
         self._errors = {}
+        if not isinstance(blob_errors, dict):
+            raise PlanFormatError("plan blob errors are not an object")
         for b, fs in blob_errors.items():
-            if not (b.isdigit() and int(b) < nb) or not fs:
+            if not (b.isdigit() and int(b) < nb) or not isinstance(fs, list) or not fs:
                 raise PlanFormatError(f"plan lists errors of policy blob `{b}`, which does not exist")
-            self._errors[int(b)] = tuple(_finding_from(f) for f in fs)
+            try:
+                self._errors[int(b)] = tuple(_finding_from(f) for f in fs)
+            except (TypeError, ValueError, IndexError) as exc:
+                raise PlanFormatError(f"plan errors of policy blob `{b}` are malformed: {exc}") from None
         self.slots = []
         expect = 0
         for sid, row in enumerate(slot_rows):
             code, level, first, count, blob = row
-            if (code not in TYPE_NAMES or type(level) is not int or type(first) is not int or type(count) is not int
+            if (type(code) is not int or code not in TYPE_NAMES or type(level) is not int or type(first) is not int or type(count) is not int
                     or type(blob) is not int or not 0 <= blob < nb or first != expect or count < 0
                     or (level >= 0) != (TYPE_NAMES[code] == "scp") or not -1 <= level < 64):
                 raise PlanFormatError(f"plan slot {sid} is malformed")
@@ -291,6 +298,41 @@ class SavedPlan:
             raise PlanFormatError(f"plan slots hold {expect} statements, the index {n_stmts}")
         self._firsts = [s.first for s in self.slots]
         self.statements = _SavedStatements(self)
+        self._check_statements = None
+
+    def check_against(self, state: IndexState) -> None:
+        """Check that ``state`` gives every slot's statements its policy type and SCP level (now), and that each
+        statement's effect and residual flag match its decoded text (when a slot is first decoded).
+
+        # NOTE: the checksum finds corruption, not deliberate edits: an edited file whose arrays still agree with
+        # these checks and with their own bounds is loaded as written.  Memory safety never depends on the policy
+        # text: every id and offset the kernel follows is bounds-checked by IndexState.check.
+        """
+        want_type = np.zeros(self.n_stmts, dtype=np.uint8)
+        want_level = np.full(self.n_stmts, -1, dtype=np.int16)
+        for slot in self.slots:
+            want_type[slot.first:slot.first + slot.count] = TYPE_CODES[slot.policy_type]
+            if slot.level is not None:
+                want_level[slot.first:slot.first + slot.count] = slot.level
+        if not (np.array_equal(want_type, state.stmt_type) and np.array_equal(want_level, state.stmt_level)):
+            raise PlanFormatError("plan statement types or SCP levels disagree with its slots")
+        effect = state.stmt_effect
+        needs = np.zeros(self.n_stmts, dtype=bool)
+        needs[state.needs] = True
+        dynamic = np.zeros(self.n_stmts, dtype=bool)
+        dynamic[state.dynamic] = True
+        use_index = state.use_index
+
+        def check(infos):
+            for info in infos:
+                st = info.statement
+                residual = len(st.condition) > (len(info.indexed_clauses) if use_index else 0)
+                if (effect[info.id] != (EFFECT_ALLOW if st.effect == "Allow" else EFFECT_DENY)
+                        or bool(needs[info.id]) != bool(info.dynamic_resource or residual)
+                        or bool(dynamic[info.id]) != bool(info.dynamic_resource)):
+                    raise PlanFormatError(f"plan statement {info.id} disagrees with its policy text")
+
+        self._check_statements = check
 
     def slot_errors(self, slot_id: int) -> tuple:
         """The ERROR findings of the policy in slot ``slot_id``, without decoding the policy."""
@@ -303,8 +345,11 @@ class SavedPlan:
             end = self._blobs_start + self._blob_offsets[blob + 1]
             try:
                 p = named_from_data(json.loads(self._body[start:end].decode("utf-8")))
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                _check_named(p)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
                 raise PlanFormatError(f"plan policy blob {blob} is malformed: {exc}") from None
+            if (p.errors != self._errors.get(blob, ())):
+                raise PlanFormatError(f"plan policy blob {blob} does not have the errors the plan lists")
             with self._lock:
                 p = self._policies.setdefault(blob, p)
         return p
@@ -322,9 +367,56 @@ class SavedPlan:
             if len(infos) != slot.count:
                 raise PlanFormatError(f"plan slot {sid} should hold {slot.count} statements, its policy has "
                                       f"{len(infos)}")
+            if self._check_statements is not None:
+                self._check_statements(infos)
             with self._lock:
                 infos = self._infos.setdefault(sid, infos)
         return infos[s - self.slots[sid].first]
+
+
+def _strs(v, what: str, optional: bool = False) -> None:
+    if v is None and optional:
+        return
+    if not (isinstance(v, tuple) and all(type(x) is str for x in v)):
+        raise TypeError(f"{what} must be a list of strings")
+
+
+def _check_principal(p) -> None:
+    if p is None:
+        return
+    if type(p.wildcard) is not bool or not isinstance(p.entries, tuple):
+        raise TypeError("a principal is malformed")
+    for entry in p.entries:
+        if not (isinstance(entry, tuple) and len(entry) == 2 and type(entry[0]) is str):
+            raise TypeError("a principal entry is malformed")
+        _strs(entry[1], "principal values")
+
+
+def _check_named(p) -> None:
+    """Raise ``TypeError`` unless ``p`` is a :class:`NamedPolicy` whose every field has its model type (a decoded
+    blob feeds compiled code that expects exactly these types)."""
+    if not isinstance(p, NamedPolicy) or type(p.name) is not str:
+        raise TypeError("a policy blob must hold a named policy")
+    for f in p.findings:
+        if not (type(f.code) is str and type(f.message) is str):
+            raise TypeError("a finding is malformed")
+    doc = p.document
+    if doc is None:
+        return
+    if not (doc.version is None or type(doc.version) is str) or not (doc.id is None or type(doc.id) is str):
+        raise TypeError("a document's Version or Id is malformed")
+    for st in doc.statements:
+        if type(st.effect) is not str or not (st.sid is None or type(st.sid) is str) or type(st.index) is not int:
+            raise TypeError("a statement's Effect, Sid or index is malformed")
+        for name in ("action", "not_action", "resource", "not_resource"):
+            _strs(getattr(st, name), name, optional=True)
+        _check_principal(st.principal)
+        _check_principal(st.not_principal)
+        for c in st.condition:
+            if not (type(c.operator) is str and type(c.base) is str and type(c.key) is str
+                    and (c.qualifier is None or type(c.qualifier) is str) and type(c.if_exists) is bool):
+                raise TypeError("a condition clause is malformed")
+            _strs(c.values, "condition values")
 
 
 def _finding_to(f: Finding) -> list:

@@ -32,7 +32,7 @@ from lexauthz.compile.plan import TYPE_CODES
 from lexauthz.compile.state import ARRAY_FIELDS, CSR_FIELDS
 from lexauthz.decision import Decision, Response
 from lexauthz.engine import Engine, PolicySet, compile_applicable
-from lexauthz.errors import PlanFormatError, RequestError
+from lexauthz.errors import PlanFormatError
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
 from lexauthz.reference import evaluate as reference_evaluate
 from lexauthz.request import Request
@@ -41,8 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "property"))
 
 from strategies import ACCOUNTS, KEYS, PRINCIPALS, RESOURCES, documents, random_request  # noqa: E402
 
-_SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.function_scoped_fixture])
+_SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # =================================================================================================================
 # The file, decoded and packed again
@@ -110,12 +109,6 @@ class PlanFile:
 
     def copy(self) -> "PlanFile":
         return PlanFile(copy.deepcopy(self.meta), {k: v.copy() for k, v in self.arrays.items()}, list(self.blobs))
-
-    def blob_data(self, b: int):
-        return json.loads(self.blobs[b])
-
-    def set_blob_data(self, b: int, data) -> None:
-        self.blobs[b] = json.dumps(data, separators=(",", ":")).encode("utf-8")
 
     def pack(self, *, edit_meta=None, blob_offsets=True, tail_extra: bytes = b"") -> bytes:
         """The file again: array layout, ``arrays_bytes`` and (with ``blob_offsets``) the ``blobs`` offsets are
@@ -384,15 +377,11 @@ def _blob_offsets(fn):
     return mutate
 
 
-def _slot_id(meta, ptype, level=None):
-    return slot_of(meta, ptype, level=level)
-
-
 def _directory(fn):
     return _meta(lambda m: fn(m["directory"], m))
 
 
-def _first_principal(d, arn):
+def _principal_entry(d, arn):
     return next(p for p in d["principals"] if p[0] == arn)
 
 
@@ -418,193 +407,168 @@ def _body(body):
 def _cases_policy_set():
     c = []
 
-    def case(id_, mutate, match):
-        c.append(pytest.param(mutate, match, id=id_))
+    def case(id_, mutate):
+        c.append(pytest.param(mutate, id=id_))
 
     # Statement ids out of range, in id lists and in CSR ids.
     for name in ("needs", "not_action_all", "not_resource_all", "dynamic"):
-        case(f"{name}-id-out-of-range", _array(name, _put(-1, _n)), f"`{name}` holds a statement id out of range")
-    case("needs-id-max-uint32", _array("needs", _append(2**32 - 1)), "`needs` holds a statement id out of range")
+        case(f"{name}-id-out-of-range", _array(name, _put(-1, _n)))
+    case("needs-id-max-uint32", _array("needs", _append(2**32 - 1)))
     for name in CSR_FIELDS:
-        case(f"{name}-csr-id-out-of-range", _array(f"{name}.ids", _put(-1, _n)),
-             f"`{name}` holds a statement id out of range")
-        case(f"{name}-offsets-end-short", _array(f"{name}.offsets", _put(-1, lambda m: 0)),
-             f"`{name}.offsets` do not partition its ids")
-        case(f"{name}-extra-id", _array(f"{name}.ids", _append(0)), f"`{name}.offsets` do not partition its ids")
-        case(f"{name}-offsets-start-not-zero", _array(f"{name}.offsets", _put(0, 1)),
-             f"`{name}.offsets` do not partition its ids")
-        case(f"{name}-extra-row", _array(f"{name}.offsets", lambda a, m: np.append(a, a[-1]).astype(a.dtype)),
-             rf"`{name}.offsets` has \d+ entries, expected \d+")
-        case(f"{name}-missing-row", _array(f"{name}.offsets", lambda a, m: np.delete(a, 1)),
-             rf"`{name}.offsets` has \d+ entries, expected \d+")
+        case(f"{name}-csr-id-out-of-range", _array(f"{name}.ids", _put(-1, _n)))
+        case(f"{name}-offsets-end-short", _array(f"{name}.offsets", _put(-1, lambda m: 0)))
+        case(f"{name}-extra-id", _array(f"{name}.ids", _append(0)))
+        case(f"{name}-offsets-start-not-zero", _array(f"{name}.offsets", _put(0, 1)))
+        case(f"{name}-extra-row", _array(f"{name}.offsets", lambda a, m: np.append(a, a[-1]).astype(a.dtype)))
+        case(f"{name}-missing-row", _array(f"{name}.offsets", lambda a, m: np.delete(a, 1)))
     for name in ("action_pos", "action_neg", "resource_pos", "resource_neg", "tag_constrained"):
-        case(f"{name}-offsets-decrease", _array(f"{name}.offsets", _decreasing),
-             f"`{name}.offsets` do not partition its ids")
+        case(f"{name}-offsets-decrease", _array(f"{name}.offsets", _decreasing))
     for field, csr in (("action_patterns", "action_pos"), ("resource_patterns", "resource_pos"),
-                       ("tag_eq_values", "tag_eq_key"), ("tag_like_patterns", "tag_like_key"),
+                       ("tag_eq_values", "tag_eq"), ("tag_like_patterns", "tag_like"),
                        ("tag_keys", "tag_constrained")):
-        case(f"{field}-one-short", _drop_string(field), f"`{csr}")
-    case("action-pattern-not-a-string", _meta(lambda m: _setitem(m["strings"]["action_patterns"], 0, 5)),
-         "`action_patterns` must hold strings only")
-    case("seen-action-not-a-string", _meta(lambda m: m["strings"]["seen_actions"].append(None)),
-         "`seen_actions` must hold strings only")
-    case("strings-missing-a-field", _meta(lambda m: m["strings"].pop("tag_keys")), "malformed")
-    case("tag-eq-key-names-no-key", _array("tag_eq_key", _put(0, 7)), "`tag_eq_key` names a tag key that does not")
-    case("tag-like-key-one-extra", _array("tag_like_key", _append(0)), r"`tag_like_key` has \d+ entries")
-    case("no-index-with-tag-index", _meta(lambda m: _setitem(m, "use_index", False)), "no tag index")
+        case(f"{field}-one-short", _drop_string(field))
+    case("action-pattern-not-a-string", _meta(lambda m: _setitem(m["strings"]["action_patterns"], 0, 5)))
+    case("seen-action-not-a-string", _meta(lambda m: m["strings"]["seen_actions"].append(None)))
+    case("strings-missing-a-field", _meta(lambda m: m["strings"].pop("tag_keys")))
+    case("tag-eq-key-names-no-key", _array("tag_eq_key", _put(0, 7)))
+    case("tag-like-key-one-extra", _array("tag_like_key", _append(0)))
+    case("no-index-with-tag-index", _meta(lambda m: _setitem(m, "use_index", False)))
     # Per-statement codes.
-    case("stmt-type-unknown-code", _array("stmt_type", _put(0, len(TYPE_CODES))), "`stmt_type` holds an unknown")
-    case("stmt-type-255", _array("stmt_type", _put(-1, 255)), "`stmt_type` holds an unknown")
+    case("stmt-type-unknown-code", _array("stmt_type", _put(0, len(TYPE_CODES))))
+    case("stmt-type-255", _array("stmt_type", _put(-1, 255)))
     for code in (0, 3, 255):
-        case(f"stmt-effect-{code}", _array("stmt_effect", _put(0, code)), "`stmt_effect` holds an unknown")
-    case("stmt-level-on-identity", _array("stmt_level", _put(0, 0)), "`stmt_level` is set exactly for SCP")
-    case("stmt-level-missing-on-scp", _array("stmt_level", _put(-1, -1)), "`stmt_level` is set exactly for SCP")
-    case("stmt-level-64", _array("stmt_level", _put(-1, 64)), "`stmt_level` is out of range")
-    case("stmt-level-minus-2", _array("stmt_level", _put(0, -2)), "`stmt_level` is out of range")
-    case("stmt-type-one-extra", _array("stmt_type", _append(0)), r"`stmt_type` has \d+ entries, expected \d+")
-    case("stmt-level-one-short", _array("stmt_level", lambda a, m: a[:-1]), r"`stmt_level` has \d+ entries")
+        case(f"stmt-effect-{code}", _array("stmt_effect", _put(0, code)))
+    case("stmt-level-on-identity", _array("stmt_level", _put(0, 0)))
+    case("stmt-level-missing-on-scp", _array("stmt_level", _put(-1, -1)))
+    case("stmt-level-64", _array("stmt_level", _put(-1, 64)))
+    case("stmt-level-minus-2", _array("stmt_level", _put(0, -2)))
+    case("stmt-type-one-extra", _array("stmt_type", _append(0)))
+    case("stmt-level-one-short", _array("stmt_level", lambda a, m: a[:-1]))
     # The array table.
-    case("array-missing", _drop_array("needs"), r"plan arrays are missing: \['needs'\]")
-    case("blob-offsets-missing", _drop_array("blobs"), r"plan arrays are missing: \['blobs'\]")
-    case("array-repeated", _meta(lambda m: m["arrays"].append(list(_entry(m, "needs")))),
-         "plan array `needs` is unknown or repeated")
-    case("array-unknown-name", _meta(lambda m: m["arrays"].insert(0, ["bogus", 0, 0])),
-         "plan array `bogus` is unknown or repeated")
-    case("array-renamed", _meta(lambda m: _setitem(_entry(m, "needs"), 0, "Needs")),
-         "plan array `Needs` is unknown or repeated")
-    case("array-misaligned-by-1", _shift("stmt_effect", 1), "plan array `stmt_effect` lies outside the array region")
-    case("array-misaligned-by-4", _shift("needs", 4), "plan array `needs` lies outside the array region")
-    case("array-negative-offset", _meta(lambda m: _setitem(_entry(m, "needs"), 1, -8)), "`needs` lies outside")
-    case("array-past-region", _count("blobs", lambda n: n + 1), "plan array `blobs` lies outside the array region")
-    case("array-at-region-end", _meta(lambda m: _setitem(_entry(m, "needs"), 1, m["arrays_bytes"])),
-         "`needs` lies outside")
-    case("array-huge-count", _count("stmt_type", 2**62), "`stmt_type` lies outside")
-    case("array-negative-count", _count("needs", -1), "`needs` lies outside")
-    case("array-float-count", _count("needs", 3.0), "`needs` lies outside")
-    case("array-bool-offset", _meta(lambda m: _setitem(_entry(m, "stmt_type"), 1, False)), "`stmt_type` lies outside")
-    case("array-entry-too-short", _meta(lambda m: _entry(m, "needs").pop()), "malformed")
-    case("arrays-bytes-past-body", _meta(lambda m: _setitem(m, "arrays_bytes", 1 << 40)),
-         "plan arrays run past the end of the body")
-    case("arrays-bytes-eats-blobs", _meta(lambda m: _setitem(m, "arrays_bytes", m["arrays_bytes"] + 8)),
-         "plan policy blobs do not fill the rest of the body")
-    case("arrays-bytes-short", _meta(lambda m: _setitem(m, "arrays_bytes", m["arrays_bytes"] - 8)),
-         "plan array `blobs` lies outside the array region")
-    case("arrays-bytes-negative", _meta(lambda m: _setitem(m, "arrays_bytes", -1)), "plan arrays run past")
-    case("arrays-bytes-float", _meta(lambda m: _setitem(m, "arrays_bytes", float(m["arrays_bytes"]))),
-         "plan arrays run past")
-    case("arrays-bytes-missing", _meta(lambda m: m.pop("arrays_bytes")), "malformed")
-    case("arrays-not-a-list", _meta(lambda m: _setitem(m, "arrays", None)), "malformed")
+    case("array-missing", _drop_array("needs"))
+    case("blob-offsets-missing", _drop_array("blobs"))
+    case("array-repeated", _meta(lambda m: m["arrays"].append(list(_entry(m, "needs")))))
+    case("array-unknown-name", _meta(lambda m: m["arrays"].insert(0, ["bogus", 0, 0])))
+    case("array-renamed", _meta(lambda m: _setitem(_entry(m, "needs"), 0, "Needs")))
+    case("array-misaligned-by-1", _shift("stmt_effect", 1))
+    case("array-misaligned-by-4", _shift("needs", 4))
+    case("array-negative-offset", _meta(lambda m: _setitem(_entry(m, "needs"), 1, -8)))
+    case("array-past-region", _count("blobs", lambda n: n + 1))
+    case("array-at-region-end", _meta(lambda m: _setitem(_entry(m, "needs"), 1, m["arrays_bytes"])))
+    case("array-huge-count", _count("stmt_type", 2**62))
+    case("array-negative-count", _count("needs", -1))
+    case("array-float-count", _count("needs", 3.0))
+    case("array-bool-offset", _meta(lambda m: _setitem(_entry(m, "stmt_type"), 1, False)))
+    case("array-entry-too-short", _meta(lambda m: _entry(m, "needs").pop()))
+    case("arrays-bytes-past-body", _meta(lambda m: _setitem(m, "arrays_bytes", 1 << 40)))
+    case("arrays-bytes-eats-blobs", _meta(lambda m: _setitem(m, "arrays_bytes", m["arrays_bytes"] + 8)))
+    case("arrays-bytes-short", _meta(lambda m: _setitem(m, "arrays_bytes", m["arrays_bytes"] - 8)))
+    case("arrays-bytes-negative", _meta(lambda m: _setitem(m, "arrays_bytes", -1)))
+    case("arrays-bytes-float", _meta(lambda m: _setitem(m, "arrays_bytes", float(m["arrays_bytes"]))))
+    case("arrays-bytes-missing", _meta(lambda m: m.pop("arrays_bytes")))
+    case("arrays-not-a-list", _meta(lambda m: _setitem(m, "arrays", None)))
     # The meta.
     for v in (b"[]", b'"kind"', b"null", b"5"):
-        case(f"meta-is-{v.decode()}", _raw(v), "plan meta is not an object")
-    case("meta-not-json", _raw(b'{"kind": '), "malformed")
-    case("meta-not-utf8", _raw(b'{"kind": "\xff"}'), "malformed")
-    case("meta-runs-past-body", _body(_U64.pack(1000) + b"{}"), "plan meta runs past the end of the body")
-    case("meta-length-huge", _body(_U64.pack(2**64 - 1) + b"{}"), "plan meta runs past the end of the body")
-    case("body-shorter-than-meta-length", _body(b"\x01\x02"), "plan body is truncated")
-    case("empty-body", _body(b""), "plan body is truncated")
+        case(f"meta-is-{v.decode()}", _raw(v))
+    case("meta-not-json", _raw(b'{"kind": '))
+    case("meta-not-utf8", _raw(b'{"kind": "\xff"}'))
+    case("meta-runs-past-body", _body(_U64.pack(1000) + b"{}"))
+    case("meta-length-huge", _body(_U64.pack(2**64 - 1) + b"{}"))
+    case("body-shorter-than-meta-length", _body(b"\x01\x02"))
+    case("empty-body", _body(b""))
     for kind in ("bogus", None, "Policy_Set", ["policy_set"]):
-        case(f"kind-{kind}", _meta(lambda m, k=kind: _setitem(m, "kind", k)), "plan payload kind .* is unknown")
-    case("kind-missing", _meta(lambda m: m.pop("kind")), "malformed")
-    case("kind-applicable-without-layout", _meta(lambda m: _setitem(m, "kind", "applicable")), "malformed")
+        case(f"kind-{kind}", _meta(lambda m, k=kind: _setitem(m, "kind", k)))
+    case("kind-missing", _meta(lambda m: m.pop("kind")))
+    case("kind-applicable-without-layout", _meta(lambda m: _setitem(m, "kind", "applicable")))
     for v in ("24", 24.0, True, None, [24]):
-        case(f"n-stmts-{v!r}", _meta(lambda m, v=v: _setitem(m, "n_stmts", v)), "plan meta is malformed")
-    case("n-stmts-negative", _meta(lambda m: _setitem(m, "n_stmts", -1)), "statement count `-1` is out of range")
-    case("n-stmts-2-32", _meta(lambda m: _setitem(m, "n_stmts", 2**32)), "out of range")
-    case("n-stmts-one-more", _meta(lambda m: _setitem(m, "n_stmts", m["n_stmts"] + 1)), r"`stmt_type` has \d+")
+        case(f"n-stmts-{v!r}", _meta(lambda m, v=v: _setitem(m, "n_stmts", v)))
+    case("n-stmts-negative", _meta(lambda m: _setitem(m, "n_stmts", -1)))
+    case("n-stmts-2-32", _meta(lambda m: _setitem(m, "n_stmts", 2**32)))
+    case("n-stmts-one-more", _meta(lambda m: _setitem(m, "n_stmts", m["n_stmts"] + 1)))
     for v in (1, "true", None):
-        case(f"use-index-{v!r}", _meta(lambda m, v=v: _setitem(m, "use_index", v)), "plan meta is malformed")
+        case(f"use-index-{v!r}", _meta(lambda m, v=v: _setitem(m, "use_index", v)))
     # Slot rows.
-    case("slot-first-not-contiguous", _slots(lambda r: _setitem(r[1], 2, r[1][2] + 1)), "plan slot 1 is malformed")
-    case("slot-first-overlaps", _slots(lambda r: _setitem(r[2], 2, r[2][2] - 1)), "plan slot 2 is malformed")
-    case("slot-count-negative", _slots(lambda r: _setitem(r[0], 3, -1)), "plan slot 0 is malformed")
-    case("slot-level-on-identity", _slots(lambda r: _setitem(r[0], 1, 0)), "plan slot 0 is malformed")
+    case("slot-first-not-contiguous", _slots(lambda r: _setitem(r[1], 2, r[1][2] + 1)))
+    case("slot-first-overlaps", _slots(lambda r: _setitem(r[2], 2, r[2][2] - 1)))
+    case("slot-count-negative", _slots(lambda r: _setitem(r[0], 3, -1)))
+    case("slot-level-on-identity", _slots(lambda r: _setitem(r[0], 1, 0)))
     case("scp-slot-without-level",
-         _meta(lambda m: _setitem(m["slots"][_slot_id(m, "scp")], 1, -1)), r"plan slot \d+ is malformed")
-    case("scp-slot-level-64", _meta(lambda m: _setitem(m["slots"][_slot_id(m, "scp")], 1, 64)), "is malformed")
-    case("slot-level-minus-2", _slots(lambda r: _setitem(r[0], 1, -2)), "plan slot 0 is malformed")
-    case("slot-unknown-type", _slots(lambda r: _setitem(r[0], 0, len(TYPE_CODES))), "plan slot 0 is malformed")
-    case("slot-type-a-string", _slots(lambda r: _setitem(r[0], 0, "identity")), "plan slot 0 is malformed")
-    case("slot-blob-out-of-range", _slots(lambda r: _setitem(r[0], 4, 10**6)), "plan slot 0 is malformed")
-    case("slot-blob-negative", _slots(lambda r: _setitem(r[0], 4, -1)), "plan slot 0 is malformed")
-    case("slot-first-a-float", _slots(lambda r: _setitem(r[0], 2, 0.0)), "plan slot 0 is malformed")
-    case("slot-count-a-bool", _slots(lambda r: _setitem(r[0], 3, True)), "plan slot 0 is malformed")
-    case("slot-row-too-short", _slots(lambda r: r[0].pop()), "malformed")
-    case("slot-row-not-a-list", _slots(lambda r: _setitem(r, 0, 5)), "malformed")
-    case("slots-short-of-n-stmts", _slots(lambda r: r.pop()), r"plan slots hold \d+ statements, the index \d+")
-    case("slots-past-n-stmts", _slots(lambda r: _setitem(r[-1], 3, r[-1][3] + 1)), r"plan slots hold \d+ statements")
-    case("slots-not-a-list", _meta(lambda m: _setitem(m, "slots", None)), "malformed")
+         _meta(lambda m: _setitem(m["slots"][slot_of(m, "scp")], 1, -1)))
+    case("scp-slot-level-64", _meta(lambda m: _setitem(m["slots"][slot_of(m, "scp")], 1, 64)))
+    case("slot-level-minus-2", _slots(lambda r: _setitem(r[0], 1, -2)))
+    case("slot-unknown-type", _slots(lambda r: _setitem(r[0], 0, len(TYPE_CODES))))
+    case("slot-type-a-string", _slots(lambda r: _setitem(r[0], 0, "identity")))
+    case("slot-blob-out-of-range", _slots(lambda r: _setitem(r[0], 4, 10**6)))
+    case("slot-blob-negative", _slots(lambda r: _setitem(r[0], 4, -1)))
+    case("slot-first-a-float", _slots(lambda r: _setitem(r[0], 2, 0.0)))
+    case("slot-count-a-bool", _slots(lambda r: _setitem(r[0], 3, True)))
+    case("slot-row-too-short", _slots(lambda r: r[0].pop()))
+    case("slot-row-not-a-list", _slots(lambda r: _setitem(r, 0, 5)))
+    case("slots-short-of-n-stmts", _slots(lambda r: r.pop()))
+    case("slots-past-n-stmts", _slots(lambda r: _setitem(r[-1], 3, r[-1][3] + 1)))
+    case("slots-not-a-list", _meta(lambda m: _setitem(m, "slots", None)))
     # ERROR findings of blobs.
-    case("blob-errors-name-no-blob", _meta(lambda m: _setitem(m["blob_errors"], str(10**6), [_finding()])),
-         "lists errors of policy blob `1000000`, which does not exist")
+    case("blob-errors-name-no-blob", _meta(lambda m: _setitem(m["blob_errors"], str(10**6), [_finding()])))
     case("blob-errors-one-past-the-end",
-         _meta(lambda m: _setitem(m["blob_errors"], str(len(_entry_blob_count(m))), [_finding()])),
-         "which does not exist")
-    case("blob-errors-negative", _meta(lambda m: _setitem(m["blob_errors"], "-1", [_finding()])), "`-1`, which does not")
-    case("blob-errors-not-a-number", _meta(lambda m: _setitem(m["blob_errors"], "x", [_finding()])), "`x`, which")
-    case("blob-errors-empty-list", _meta(lambda m: _setitem(m["blob_errors"], "0", [])), "`0`, which does not exist")
-    case("blob-errors-bad-severity", _meta(lambda m: _setitem(m["blob_errors"], "0", [_finding(severity="FATAL")])),
-         "malformed")
-    case("blob-errors-short-finding", _meta(lambda m: _setitem(m["blob_errors"], "0", [["E_X"]])), "malformed")
+         _meta(lambda m: _setitem(m["blob_errors"], str(_entry(m, "blobs")[2] - 1), [_finding()])))
+    case("blob-errors-negative", _meta(lambda m: _setitem(m["blob_errors"], "-1", [_finding()])))
+    case("blob-errors-not-a-number", _meta(lambda m: _setitem(m["blob_errors"], "x", [_finding()])))
+    case("blob-errors-empty-list", _meta(lambda m: _setitem(m["blob_errors"], "0", [])))
+    case("blob-errors-bad-severity", _meta(lambda m: _setitem(m["blob_errors"], "0", [_finding(severity="FATAL")])))
+    case("blob-errors-short-finding", _meta(lambda m: _setitem(m["blob_errors"], "0", [["E_X"]])))
     case("slot-with-statements-of-a-refused-policy",
-         _meta(lambda m: _setitem(m["blob_errors"], str(m["slots"][0][4]), [_finding()])),
-         "plan slot 0 holds statements of a refused policy")
+         _meta(lambda m: _setitem(m["blob_errors"], str(m["slots"][0][4]), [_finding()])))
     # The directory.
     case("identity-names-boundary-slot",
-         _directory(lambda d, m: _setitem(_first_principal(d, ALICE)[1], 0, _slot_id(m, "permission_boundary"))),
-         "directory names slot `\\d+`, which is not a identity slot")
+         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, slot_of(m, "permission_boundary"))))
     case("identity-names-scp-slot",
-         _directory(lambda d, m: _first_principal(d, ALICE)[1].append(_slot_id(m, "scp"))), "not a identity slot")
-    case("boundary-names-identity-slot", _directory(lambda d, m: _setitem(_first_principal(d, ALICE), 2, 0)),
-         "not a permission_boundary slot")
+         _directory(lambda d, m: _principal_entry(d, ALICE)[1].append(slot_of(m, "scp"))))
+    case("boundary-names-identity-slot", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE), 2, 0)))
     case("session-names-boundary-slot",
-         _directory(lambda d, m: _setitem(_first_principal(d, ROLE), 3, _first_principal(d, ROLE)[2])),
-         "not a session slot")
-    case("resource-names-identity-slot", _directory(lambda d, m: _setitem(d["resources"][0], 1, 0)),
-         "not a resource slot")
+         _directory(lambda d, m: _setitem(_principal_entry(d, ROLE), 3, _principal_entry(d, ROLE)[2])))
+    case("resource-names-identity-slot", _directory(lambda d, m: _setitem(d["resources"][0], 1, 0)))
     case("scp-level-swapped",
-         _directory(lambda d, m: _setitem(d["scps"][0], 1, d["scps"][0][1][::-1])), "not a scp slot")
+         _directory(lambda d, m: _setitem(d["scps"][0], 1, d["scps"][0][1][::-1])))
     case("scp-default-at-level-1-slot",
-         _directory(lambda d, m: _setitem(d, "scps_default", [[_slot_id(m, "scp", level=1)]])), "not a scp slot")
-    case("scp-names-identity-slot", _directory(lambda d, m: _setitem(d["scps"][0][1], 0, [0])), "not a scp slot")
+         _directory(lambda d, m: _setitem(d, "scps_default", [[slot_of(m, "scp", level=1)]])))
+    case("scp-names-identity-slot", _directory(lambda d, m: _setitem(d["scps"][0][1], 0, [0])))
     case("directory-slot-out-of-range",
-         _directory(lambda d, m: _setitem(_first_principal(d, ALICE)[1], 0, len(m["slots"]))), "directory names slot")
-    case("directory-slot-negative", _directory(lambda d, m: _setitem(_first_principal(d, ALICE)[1], 0, -1)),
-         "directory names slot `-1`")
-    case("directory-slot-a-string", _directory(lambda d, m: _setitem(_first_principal(d, ALICE)[1], 0, "0")),
-         "directory names slot `0`")
-    case("directory-slot-a-bool", _directory(lambda d, m: _setitem(_first_principal(d, ALICE)[1], 0, False)),
-         "directory names slot `False`")
+         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, len(m["slots"]))))
+    case("directory-slot-negative", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, -1)))
+    case("directory-slot-a-string", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, "0")))
+    case("directory-slot-a-bool", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, False)))
     case("directory-tag-not-a-string",
-         _directory(lambda d, m: _setitem(_first_principal(d, ALICE), 4, [["team", 5]])), "not a string")
-    case("directory-arn-not-a-string", _directory(lambda d, m: _setitem(d["resources"][0], 0, None)), "not a string")
-    case("directory-role-key-short", _directory(lambda d, m: _setitem(d["roles"][0], 0, ["aws", A])), "malformed")
-    case("directory-principal-entry-short", _directory(lambda d, m: d["principals"][0].pop()), "malformed")
-    case("directory-missing-roles", _directory(lambda d, m: d.pop("roles")), "malformed")
-    case("directory-missing", _meta(lambda m: m.pop("directory")), "malformed")
-    case("directory-not-an-object", _meta(lambda m: _setitem(m, "directory", [])), "malformed")
+         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE), 4, [["team", 5]])))
+    case("directory-arn-not-a-string", _directory(lambda d, m: _setitem(d["resources"][0], 0, None)))
+    case("directory-role-key-short", _directory(lambda d, m: _setitem(d["roles"][0], 0, ["aws", A])))
+    case("directory-principal-entry-short", _directory(lambda d, m: d["principals"][0].pop()))
+    case("directory-missing-roles", _directory(lambda d, m: d.pop("roles")))
+    case("directory-missing", _meta(lambda m: m.pop("directory")))
+    case("directory-not-an-object", _meta(lambda m: _setitem(m, "directory", [])))
     # Blob offsets.
-    case("blob-offsets-start-at-1", _blob_offsets(lambda o: _setitem(o, 0, 1) or o), "blobs do not fill")
-    case("blob-offsets-end-short", _blob_offsets(lambda o: _setitem(o, -1, o[-1] - 1) or o), "blobs do not fill")
-    case("blob-offsets-decrease", _blob_offsets(lambda o: _setitem(o, 1, o[2] + 1) or o), "blobs do not fill")
-    case("blob-offsets-empty", _blob_offsets(lambda o: o[:0]), "blobs do not fill")
-    case("trailing-bytes-after-blobs", lambda pf: pf.pack(tail_extra=b" "), "blobs do not fill")
-    case("fewer-blobs-than-slots-name", _blob_offsets(lambda o: o[[0, -1]]), r"plan slot \d+ is malformed")
+    case("blob-offsets-start-at-1", _blob_offsets(lambda o: _setitem(o, 0, 1) or o))
+    case("blob-offsets-end-short", _blob_offsets(lambda o: _setitem(o, -1, o[-1] - 1) or o))
+    case("blob-offsets-decrease", _blob_offsets(lambda o: _setitem(o, 1, o[2] + 1) or o))
+    case("blob-offsets-empty", _blob_offsets(lambda o: o[:0]))
+    case("trailing-bytes-after-blobs", lambda pf: pf.pack(tail_extra=b" "))
+    case("fewer-blobs-than-slots-name",
+         lambda pf: _blob_offsets(lambda o: o[[0, -1]])(_without_blob_errors(pf)))
     return c
 
 
-def _entry_blob_count(meta):
-    """The blob offsets entry's count minus one is the number of blobs: a list of that length."""
-    return range(_entry(meta, "blobs")[2] - 1)
+def _without_blob_errors(pf):
+    pf.meta["blob_errors"] = {}
+    return pf
 
 
-@pytest.mark.parametrize("mutate, match", _cases_policy_set())
-def test_crafted_policy_set_file_is_refused(mutate, match):
+@pytest.mark.parametrize("mutate", _cases_policy_set())
+def test_crafted_policy_set_file_is_refused(mutate):
     data = policy_set_data()
     bad = mutate(PlanFile.decode(data))
     assert bad != data
-    with pytest.raises(PlanFormatError, match=match):
+    with pytest.raises(PlanFormatError) as info:
         Engine.from_bytes(bad)
+    assert info.value.code == "E_PLAN_FORMAT"
 
 
 def _layout(fn):
@@ -614,33 +578,34 @@ def _layout(fn):
 def _cases_applicable():
     c = []
 
-    def case(id_, mutate, match):
-        c.append(pytest.param(mutate, match, id=id_))
+    def case(id_, mutate):
+        c.append(pytest.param(mutate, id=id_))
 
-    case("identity-names-resource-slot", _layout(lambda l, m: l[0].append(l[1])), "not a identity slot")
-    case("identity-names-none", _layout(lambda l, m: l[0].append(None)), "slot `None`, which is not a identity")
-    case("identity-not-a-list", _layout(lambda l, m: _setitem(l, 0, None)), "malformed")
-    case("resource-names-identity-slot", _layout(lambda l, m: _setitem(l, 1, l[0][0])), "not a resource slot")
-    case("boundary-names-session-slot", _layout(lambda l, m: _setitem(l, 2, l[3])), "not a permission_boundary")
-    case("session-names-boundary-slot", _layout(lambda l, m: _setitem(l, 3, l[2])), "not a session slot")
-    case("session-out-of-range", _layout(lambda l, m: _setitem(l, 3, len(m["slots"]))), "not a session slot")
-    case("scp-levels-swapped", _layout(lambda l, m: _setitem(l, 4, l[4][::-1])), "not a scp slot")
-    case("scp-level-names-boundary", _layout(lambda l, m: _setitem(l[4], 0, [l[2]])), "not a scp slot")
-    case("scp-level-none-entry", _layout(lambda l, m: _setitem(l[4], 0, [None])), "slot `None`, which is not a scp")
-    case("layout-too-short", _layout(lambda l, m: l.pop()), "malformed")
-    case("layout-missing", _meta(lambda m: m.pop("layout")), "malformed")
-    case("layout-an-object", _meta(lambda m: _setitem(m, "layout", {"identity": []})), "malformed")
-    case("kind-policy-set-without-directory", _meta(lambda m: _setitem(m, "kind", "policy_set")), "malformed")
+    case("identity-names-resource-slot", _layout(lambda l, m: l[0].append(l[1])))
+    case("identity-names-none", _layout(lambda l, m: l[0].append(None)))
+    case("identity-not-a-list", _layout(lambda l, m: _setitem(l, 0, None)))
+    case("resource-names-identity-slot", _layout(lambda l, m: _setitem(l, 1, l[0][0])))
+    case("boundary-names-session-slot", _layout(lambda l, m: _setitem(l, 2, l[3])))
+    case("session-names-boundary-slot", _layout(lambda l, m: _setitem(l, 3, l[2])))
+    case("session-out-of-range", _layout(lambda l, m: _setitem(l, 3, len(m["slots"]))))
+    case("scp-levels-swapped", _layout(lambda l, m: _setitem(l, 4, l[4][::-1])))
+    case("scp-level-names-boundary", _layout(lambda l, m: _setitem(l[4], 0, [l[2]])))
+    case("scp-level-none-entry", _layout(lambda l, m: _setitem(l[4], 0, [None])))
+    case("layout-too-short", _layout(lambda l, m: l.pop()))
+    case("layout-missing", _meta(lambda m: m.pop("layout")))
+    case("layout-an-object", _meta(lambda m: _setitem(m, "layout", {"identity": []})))
+    case("kind-policy-set-without-directory", _meta(lambda m: _setitem(m, "kind", "policy_set")))
     return c
 
 
-@pytest.mark.parametrize("mutate, match", _cases_applicable())
-def test_crafted_applicable_file_is_refused(mutate, match):
+@pytest.mark.parametrize("mutate", _cases_applicable())
+def test_crafted_applicable_file_is_refused(mutate):
     data = applicable_data()
     bad = mutate(PlanFile.decode(data))
     assert bad != data
-    with pytest.raises(PlanFormatError, match=match):
+    with pytest.raises(PlanFormatError) as info:
         Engine.from_bytes(bad)
+    assert info.value.code == "E_PLAN_FORMAT"
 
 
 def test_crafted_file_on_disk_is_refused(tmp_path):
@@ -648,18 +613,11 @@ def test_crafted_file_on_disk_is_refused(tmp_path):
     pf.arrays["needs"][0] = pf.meta["n_stmts"]
     path = tmp_path / "plan.bin"
     path.write_bytes(pf.pack())
-    with pytest.raises(PlanFormatError, match="`needs` holds a statement id out of range"):
+    with pytest.raises(PlanFormatError):
         Engine.load(path)
 
 
-_BUG_BLOB_ERRORS = pytest.mark.xfail(
-    strict=True, raises=AttributeError,
-    reason="bug: SavedPlan calls blob_errors.items() unchecked; a meta whose `blob_errors` is not an object "
-           "escapes Engine.from_bytes as AttributeError, not PlanFormatError")
-
-
-@pytest.mark.parametrize("value", [pytest.param(v, marks=_BUG_BLOB_ERRORS, id=repr(v))
-                                   for v in ([], "x", 5, None)])
+@pytest.mark.parametrize("value", [pytest.param(v, id=repr(v)) for v in ([], "x", 5, None)])
 def test_blob_errors_that_is_not_an_object_is_refused(value):
     bad = PlanFile.decode(policy_set_data()).pack(edit_meta=lambda m: _setitem(m, "blob_errors", value))
     with pytest.raises(PlanFormatError):
@@ -678,14 +636,6 @@ def _stamped(sid_of, code=None, level=None):
     return mutate
 
 
-_BUG_STMT_TYPE = pytest.mark.xfail(
-    strict=True,
-    reason="bug: unpack never checks stmt_type/stmt_level against the slot rows; a file whose arrays give a "
-           "statement another policy type or SCP level than its slot loads, and the kernel then decides with "
-           "the array's type while explanations use the slot's")
-
-
-@_BUG_STMT_TYPE
 @pytest.mark.parametrize("mutate", [
     pytest.param(_stamped(lambda m: 0, code=TYPE_CODES["session"]), id="identity-as-session"),
     pytest.param(_stamped(lambda m: 0, code=TYPE_CODES["resource"]), id="identity-as-resource"),
@@ -699,22 +649,6 @@ def test_statement_type_or_level_that_disagrees_with_its_slot_is_refused(mutate)
         Engine.from_bytes(mutate(PlanFile.decode(policy_set_data())))
 
 
-def test_a_type_disagreeing_with_its_slot_changes_the_answer_but_not_the_explanation(engine):
-    """Why the case above matters: such a file loads today, and its engine denies a request that its own
-    explanation shows as allowed by every policy type (kept as a plain test of today's behaviour, so that the
-    bug's effect is on record; it fails once the file is refused, and should then be removed)."""
-    req = Request(ALICE, "lex:PostText", f"arn:aws:lex:eu-west-1:{A}:bot:Unseen")
-    assert engine.evaluate(req).decision is Decision.ALLOW
-    try:
-        loaded = Engine.from_bytes(_stamped(lambda m: 0, code=TYPE_CODES["session"])(
-            PlanFile.decode(policy_set_data())))
-    except PlanFormatError:
-        pytest.skip("the file is refused: the bug is fixed")
-    got = loaded.evaluate(req)
-    assert got.decision is Decision.IMPLICIT_DENY
-    assert set(got.policy_results.values()) <= {"Allowed", "NotApplicable"}
-
-
 # =================================================================================================================
 # 2. A malformed policy blob: refused when first needed, never an Allow
 # =================================================================================================================
@@ -726,13 +660,13 @@ UNRELATED = Request(ALICE, "lex:PostText", f"arn:aws:lex:eu-west-1:{A}:bot:Unsee
 def _target(meta, target):
     """(blob index, a request that needs that blob, allowed by the original engine) for ``target``."""
     if target == "residual":  # alice's `lex:Get*` policy: an IpAddress condition, checked per request
-        slot = _first_principal(meta["directory"], ALICE)[1][1]
+        slot = _principal_entry(meta["directory"], ALICE)[1][1]
         return meta["slots"][slot][4], Request(ALICE, "lex:GetBot", BOT_A, None, IP_CONTEXT)
     if target == "resource_policy":  # read for its Principal when a request's bundle is built
         slot = next(r[1] for r in meta["directory"]["resources"] if r[0] == BOT_A)
         return meta["slots"][slot][4], Request(BOB, "lex:PostText", BOT_A)
     if target == "dynamic_resource":  # a Resource with ${aws:username}, matched per request
-        slot = _first_principal(meta["directory"], ROLE)[1][0]
+        slot = _principal_entry(meta["directory"], ROLE)[1][0]
         return meta["slots"][slot][4], Request(SESSION, "lex:GetBot", f"arn:aws:lex:us-east-1:{A}:bot:alice_bot",
                                                None, {"aws:username": "alice"})
     raise AssertionError(target)
@@ -750,55 +684,46 @@ def _first_statement(d):
     return d["doc"]["s"][0]
 
 
-_BUG_BLOB_TYPES = "bug: doc_from_data does not check field types; a blob with a wrong-typed field escapes as {}"
-
-#: (id, change of the blob bytes, targets it applies to, None or the bug it shows)
+#: (id, change of the blob bytes, targets it applies to (None: all))
 BLOB_CASES = [
-    ("not-json", lambda raw: b"{not json", None, None),
-    ("not-utf8", lambda raw: b"\xff\xfe" + raw, None, None),
-    ("truncated", lambda raw: raw[:-1], None, None),
-    ("json-array", lambda raw: b"[]", None, None),
-    ("json-string", lambda raw: b'"policy"', None, None),
-    ("one-statement-more", _json_blob(lambda d: d["doc"]["s"].append(_first_statement(d))), None, None),
-    ("no-statement", _json_blob(lambda d: _setitem(d["doc"], "s", [])), None, None),
-    ("no-document", _json_blob(lambda d: _setitem(d, "doc", None)), None, None),
-    ("error-finding-the-meta-does-not-list", _json_blob(lambda d: d["findings"].append(_finding())), None, None),
-    ("name-missing", _json_blob(lambda d: d.pop("name")), None, None),
-    ("findings-missing", _json_blob(lambda d: d.pop("findings")), None, None),
-    ("finding-bad-severity", _json_blob(lambda d: d["findings"].append(_finding(severity="FATAL"))), None, None),
-    ("statement-missing-effect", _json_blob(lambda d: _first_statement(d).pop("e")), None, None),
-    ("statement-index-not-a-number", _json_blob(lambda d: _setitem(_first_statement(d), "i", "x")), None, None),
-    ("statements-not-a-list", _json_blob(lambda d: _setitem(d["doc"], "s", 5)), None, None),
+    ("not-json", lambda raw: b"{not json", None),
+    ("not-utf8", lambda raw: b"\xff\xfe" + raw, None),
+    ("truncated", lambda raw: raw[:-1], None),
+    ("json-array", lambda raw: b"[]", None),
+    ("json-string", lambda raw: b'"policy"', None),
+    ("one-statement-more", _json_blob(lambda d: d["doc"]["s"].append(_first_statement(d))), None),
+    ("no-statement", _json_blob(lambda d: _setitem(d["doc"], "s", [])), None),
+    ("no-document", _json_blob(lambda d: _setitem(d, "doc", None)), None),
+    ("error-finding-the-meta-does-not-list", _json_blob(lambda d: d["findings"].append(_finding())), None),
+    ("name-missing", _json_blob(lambda d: d.pop("name")), None),
+    ("findings-missing", _json_blob(lambda d: d.pop("findings")), None),
+    ("finding-bad-severity", _json_blob(lambda d: d["findings"].append(_finding(severity="FATAL"))), None),
+    ("statement-missing-effect", _json_blob(lambda d: _first_statement(d).pop("e")), None),
+    ("statement-index-not-a-number", _json_blob(lambda d: _setitem(_first_statement(d), "i", "x")), None),
+    ("statements-not-a-list", _json_blob(lambda d: _setitem(d["doc"], "s", 5)), None),
     ("condition-clause-short", _json_blob(lambda d: _setitem(_first_statement(d), "c", [["IpAddress"]])),
-     ("residual",), None),
+     ("residual",)),
     ("principal-entries-not-a-list",
-     _json_blob(lambda d: _setitem(_first_statement(d), "p", {"w": False, "e": 5})), ("resource_policy",), None),
-    ("json-null", lambda raw: b"null", None, "AttributeError"),
+     _json_blob(lambda d: _setitem(_first_statement(d), "p", {"w": False, "e": 5})), ("resource_policy",)),
+    ("json-null", lambda raw: b"null", None),
     ("condition-key-not-a-string", _json_blob(lambda d: _setitem(_first_statement(d)["c"][0], 4, 5)),
-     ("residual",), "AttributeError"),
+     ("residual",)),
     ("condition-value-not-a-string", _json_blob(lambda d: _setitem(_first_statement(d)["c"][0], 5, [5])),
-     ("residual",), "TypeError"),
+     ("residual",)),
     ("principal-value-not-a-string",
      _json_blob(lambda d: _setitem(_first_statement(d), "p", {"w": False, "e": [["AWS", [5]]]})),
-     ("resource_policy",), "AttributeError"),
+     ("resource_policy",)),
     ("resource-value-not-a-string", _json_blob(lambda d: _setitem(_first_statement(d), "r", [5])),
-     ("dynamic_resource",), "TypeError"),
+     ("dynamic_resource",)),
 ]
 TARGETS = ("residual", "resource_policy", "dynamic_resource")
 
 
-def _blob_params(*, with_bugs):
+def _blob_params():
     out = []
-    for id_, change, targets, bug in BLOB_CASES:
+    for id_, change, targets in BLOB_CASES:
         for target in targets or TARGETS:
-            marks = ()
-            if bug is not None:
-                if not with_bugs:
-                    continue
-                marks = pytest.mark.xfail(strict=True, raises=getattr(__builtins__, bug, None) or
-                                          {"AttributeError": AttributeError, "TypeError": TypeError}[bug],
-                                          reason=_BUG_BLOB_TYPES.format(bug))
-            out.append(pytest.param(change, target, marks=marks, id=f"{target}-{id_}"))
+            out.append(pytest.param(change, target, id=f"{target}-{id_}"))
     return out
 
 
@@ -809,7 +734,7 @@ def _corrupt_blob(change, target):
     return pf.pack(), req
 
 
-@pytest.mark.parametrize("change, target", _blob_params(with_bugs=True))
+@pytest.mark.parametrize("change, target", _blob_params())
 def test_malformed_policy_blob_is_refused_when_first_needed(engine, change, target):
     bad, req = _corrupt_blob(change, target)
     assert engine.evaluate(req).decision is Decision.ALLOW
@@ -830,23 +755,6 @@ def test_malformed_policy_blob_is_refused_when_first_needed(engine, change, targ
         assert (out == Decision.ERROR).all()
         with pytest.raises(PlanFormatError):
             loaded.encode(p, a, r, c)
-
-
-@pytest.mark.parametrize("change, target", [
-    pytest.param(change, target, id=f"{target}-{id_}")
-    for id_, change, targets, bug in BLOB_CASES if bug is not None for target in targets or TARGETS])
-def test_blob_with_wrong_typed_fields_never_answers_allow(engine, change, target):
-    """The blobs of the xfail cases above raise the wrong exception type, but still never give an Allow."""
-    bad, req = _corrupt_blob(change, target)
-    loaded = Engine.from_bytes(bad)
-    with pytest.raises(Exception):
-        loaded.evaluate(req)
-    with pytest.raises(Exception):
-        loaded.is_allowed(req.principal, req.action, req.resource, req.context)
-    out = np.full(2, Decision.ALLOW, dtype=np.uint8)
-    with pytest.raises(Exception):
-        loaded.evaluate_batch([req.principal] * 2, [req.action] * 2, [req.resource] * 2, [req.context] * 2, out=out)
-    assert (out == Decision.ERROR).all()
 
 
 # =================================================================================================================
@@ -875,14 +783,14 @@ def test_loading_decodes_no_policy_until_one_is_needed():
     assert loaded.is_allowed(UNRELATED.principal, UNRELATED.action, UNRELATED.resource)
     assert loaded.evaluate_batch([UNRELATED.principal], [UNRELATED.action], [UNRELATED.resource]).tolist() == [1]
     assert plan._policies == {}
-    # An explanation decodes the matched statements' policies, and only those.
+    # An explanation decodes the matched statements' policies (and not, say, another principal's).
     got = loaded.evaluate(UNRELATED)
     assert got.decision is Decision.ALLOW
     meta = PlanFile.decode(policy_set_data()).meta
     blob_by_name = {json.loads(b)["name"]: i for i, b in enumerate(PlanFile.decode(policy_set_data()).blobs)}
     matched = {blob_by_name[m.policy] for m in got.matched_statements}
     assert matched and set(plan._policies) >= matched
-    bob_blob = meta["slots"][_first_principal(meta["directory"], BOB)[1][0]][4]
+    bob_blob = meta["slots"][_principal_entry(meta["directory"], BOB)[1][0]][4]
     assert bob_blob not in plan._policies
 
 
@@ -891,7 +799,9 @@ def test_loaded_applicable_engine_is_lazy_too():
     assert loaded._core.plan._policies == {}
     assert loaded.is_allowed(UNRELATED.principal, UNRELATED.action, UNRELATED.resource) == compile_applicable(
         _bundle()).is_allowed(UNRELATED.principal, UNRELATED.action, UNRELATED.resource)
-    assert loaded._core.plan._policies == {}
+    # The bundle's resource policy is read for its Principal elements; nothing else is decoded.
+    meta = PlanFile.decode(applicable_data()).meta
+    assert set(loaded._core.plan._policies) == {meta["slots"][meta["layout"][1]][4]}
 
 
 def test_loaded_policy_set_engine_answers_as_the_original(engine, requests_):
@@ -932,7 +842,8 @@ def test_loaded_applicable_engine_answers_as_the_original(requests_):
 def _redumped(loaded: Engine) -> bytes:
     """The saved form made again from a loaded engine's own state, slots (decoded from the blobs) and directory
     or layout, rather than the bytes it was loaded from."""
-    return Engine._new(loaded._core, loaded._resolver, loaded._source, 0.0).to_bytes()
+    loaded._saved = None  # the engine's own cache of its saved form: made again on the next to_bytes()
+    return loaded.to_bytes()
 
 
 def test_to_bytes_of_a_loaded_engine_is_the_original(engine, requests_):
@@ -1142,42 +1053,51 @@ def _with_header(data: bytes, *, version=None, magic=None) -> bytes:
                 magic=serialize.MAGIC if magic is None else magic)
 
 
+# The one place these tests read a message: a refused version must be named to the user (the version, in
+# backticks), so that an old file's owner knows what to do.
+
+
 @pytest.mark.parametrize("version", [1, 0, 3, 2**32 - 1])
 def test_other_format_versions_are_refused_naming_the_version(version):
     bad = _with_header(policy_set_data(), version=version)
-    with pytest.raises(PlanFormatError, match=f"plan format version `{version}` is not supported"):
+    with pytest.raises(PlanFormatError) as info:
         Engine.from_bytes(bad)
+    assert info.value.code == "E_PLAN_FORMAT"
+    assert f"`{version}`" in str(info.value)
 
 
 def test_a_version_1_file_is_refused():
     """A version 1 file: magic ``LXAPLAN\\0``, version field 1, a correct length and checksum, any payload."""
     payload = zlib.compress(pickle.dumps({"kind": "policy_set"}))
     v1 = _HEADER.pack(b"LXAPLAN\0", 1, len(payload), hashlib.sha256(payload).digest()) + payload
-    with pytest.raises(PlanFormatError, match="version `1`") as info:
+    with pytest.raises(PlanFormatError) as info:
         Engine.from_bytes(v1)
     assert info.value.code == "E_PLAN_FORMAT"
+    assert "`1`" in str(info.value)
 
 
 def test_a_pickle_of_another_version_is_refused():
     from lexauthz.engine import _rebuild
 
-    with pytest.raises(PlanFormatError, match="version `1`"):
+    with pytest.raises(PlanFormatError) as info:
         _rebuild(policy_set_data(), 1)
+    assert "`1`" in str(info.value)
     assert _rebuild(policy_set_data(), serialize.FORMAT_VERSION).to_bytes() == policy_set_data()
 
 
-@pytest.mark.parametrize("bad, match", [
-    pytest.param(lambda d: _with_header(d, magic=b"LXAPLAN\1"), "bad magic bytes", id="magic"),
-    pytest.param(lambda d: wrap(b"not zlib", version=2)[:_HEADER.size] + b"not zlib"[:0], "truncated",
-                 id="header-length-past-end"),
+@pytest.mark.parametrize("bad", [
+    pytest.param(lambda d: _with_header(d, magic=b"LXAPLAN\1"), id="magic"),
+    pytest.param(lambda d: d[:_HEADER.size + 10], id="payload-cut-short"),
+    pytest.param(lambda d: d[:_HEADER.size - 1], id="header-cut-short"),
     pytest.param(lambda d: _HEADER.pack(serialize.MAGIC, 2, 8, hashlib.sha256(b"not zlib").digest()) + b"not zlib",
-                 "unreadable", id="payload-not-zlib"),
-    pytest.param(lambda d: d[:-1] + bytes([d[-1] ^ 1]), "checksum", id="checksum"),
-    pytest.param(lambda d: d + b"\0", "trailing", id="trailing-byte"),
-    pytest.param(lambda d: "text", "must be bytes", id="not-bytes"),
+                 id="payload-not-zlib"),
+    pytest.param(lambda d: d[:-1] + bytes([d[-1] ^ 1]), id="checksum"),
+    pytest.param(lambda d: d[:12] + struct.pack("<Q", 1 << 40) + d[20:], id="length-field-huge"),
+    pytest.param(lambda d: d + b"\0", id="trailing-byte"),
+    pytest.param(lambda d: "text", id="not-bytes"),
 ])
-def test_foreign_and_damaged_headers_are_refused(bad, match):
-    with pytest.raises(PlanFormatError, match=match):
+def test_foreign_and_damaged_headers_are_refused(bad):
+    with pytest.raises(PlanFormatError):
         Engine.from_bytes(bad(policy_set_data()))
 
 
@@ -1185,3 +1105,19 @@ def test_bytes_like_input_is_accepted():
     data = policy_set_data()
     for form in (bytearray(data), memoryview(data)):
         assert Engine.from_bytes(form).to_bytes() == data
+
+
+@pytest.mark.parametrize("array", ["stmt_effect", "needs"])
+def test_statement_flags_that_disagree_with_the_policy_text_are_refused_when_decoded(engine, array):
+    """An effect or residual flag edited in the arrays is caught when its slot's statements are first decoded."""
+    pf = PlanFile.decode(policy_set_data())
+    blob, req = _target(pf.meta, "residual")
+    first = next(row[2] for row in pf.meta["slots"] if row[4] == blob)
+    if array == "stmt_effect":
+        pf.arrays["stmt_effect"][first] = 3 - pf.arrays["stmt_effect"][first]  # Allow <-> Deny
+    else:
+        assert first in pf.arrays["needs"].tolist()
+        pf.arrays["needs"] = pf.arrays["needs"][pf.arrays["needs"] != first]
+    loaded = Engine.from_bytes(pf.pack())
+    with pytest.raises(PlanFormatError):
+        loaded.evaluate(req)
