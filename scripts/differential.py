@@ -9,7 +9,10 @@ against ``--per-bundle`` generated requests:
 
 - every request: the reference decision and matched statements (as a set of (policy type, policy, index)) against
   the batch kernel's decision and matched statements;
-- every ``--full-every``-th request: the whole ``Response`` of ``Engine.evaluate`` against the reference.
+- every request: the decision of ``Engine.evaluate_batch`` over the string columns (the per-engine entry path);
+- every ``--full-every``-th request: the whole ``Response`` of ``Engine.evaluate`` and ``Engine.is_allowed``
+  against the reference;
+- every tenth bundle: the same batch through the engine saved and loaded again (format v2, lazily decoded).
 
 Prints one line per worker and a total; exits 1 on any difference, printing the first few.
 """
@@ -35,7 +38,7 @@ def _work(job):
     from strategies import bundles, random_request
 
     from lexauthz.decision import Decision
-    from lexauthz.engine import compile_applicable
+    from lexauthz.engine import Engine, compile_applicable
     from lexauthz.reference import evaluate as reference_evaluate
 
     stats = {"requests": 0, "full": 0, "bundles": 0, "differences": []}
@@ -61,6 +64,11 @@ def _work(job):
         core.run(*args, out, matched)
         from lexauthz._engine import bits_to_ids
 
+        batch = engine.evaluate_batch(*cols[:4], resource_accounts=cols[4])
+        loaded = None
+        if stats["bundles"] % 10 == 0:
+            loaded = Engine.from_bytes(engine.to_bytes()).evaluate_batch(*cols[:4], resource_accounts=cols[4])
+
         for i, req in enumerate(reqs):
             want = reference_evaluate(req, bundle)
             got_decision = Decision(int(out[i]))
@@ -72,11 +80,19 @@ def _work(job):
             want_set = {(m.policy_type, m.policy, m.index) for m in want.matched_statements}
             if got_decision != want.decision or got_set != want_set:
                 stats["differences"].append((req.to_dict(), str(want), got_decision, sorted(got_set)))
+            if Decision(int(batch[i])) != want.decision:
+                stats["differences"].append((req.to_dict(), str(want), "evaluate_batch", int(batch[i])))
+            if loaded is not None and Decision(int(loaded[i])) != want.decision:
+                stats["differences"].append((req.to_dict(), str(want), "loaded evaluate_batch", int(loaded[i])))
             if i % full_every == 0:
                 got = engine.evaluate(req)
                 stats["full"] += 1
                 if got != want:
                     stats["differences"].append((req.to_dict(), str(want), str(got)))
+                if req.resource_account is None:  # is_allowed takes the owner from the ARN
+                    allowed = engine.is_allowed(req.principal, req.action, req.resource, req.context)
+                    if allowed != (want.decision is Decision.ALLOW):
+                        stats["differences"].append((req.to_dict(), str(want), "is_allowed", allowed))
         stats["requests"] += len(reqs)
         stats["bundles"] += 1
 
