@@ -1927,6 +1927,11 @@ cdef class Core:
         cdef uint64_t h
         if raw is None:
             return self.empty_ctx
+        if isinstance(raw, _Context):
+            # a Context of strings is found by its content as the dict it was made from
+            d = raw.to_dict()
+            if _dict_hash(d):
+                raw = d
         if type(raw) is dict:
             h = _dict_hash(<dict>raw)
             if h:
@@ -2205,6 +2210,71 @@ cdef class Core:
         if self.resolver is None:
             raise ValueError("the core is not bound to a resolver")
         return self._decide(self.resolver, principal_arn, action, resource_arn, context, self.check_row) == DEF_ALLOW
+
+    def explain_one(self, p, a, r, raw, acct):
+        """``(decision, bundle, matched statement ids, action row, resource row, env, same account)`` of one request
+        (the sparse kernel, for :meth:`lexauthz.engine.Engine.evaluate`); the strings are checked as
+        :meth:`is_allowed` checks them."""
+        cdef _Bundle b
+        cdef _PEntry pe
+        cdef _REntry rent
+        cdef _AEntry ae
+        cdef _EnvEntry ee
+        cdef _Residual res
+        if self.resolver is None:
+            raise ValueError("the core is not bound to a resolver")
+        check = self.check_row
+        if type(p) is not str or type(a) is not str or type(r) is not str:
+            check(p, a, r)
+            p, a, r = str(p), str(a), str(r)
+        pe = self.p_entries.get(p)
+        rent = self.r_entries.get(r)
+        ae = self.a_entries.get(a)
+        if pe is None or rent is None or ae is None:
+            check(p, a, r)
+            pe = self._p_entry(self.resolver, p)
+            rent = self._r_entry(self.resolver, r)
+            ae = self._a_entry(a)
+        b = self._bundle_of(pe, rent)
+        if b.errors:
+            return (DEF_ERROR, b, [], None, None, None, 0)
+        cdef int same
+        if acct:
+            same = 1 if (pe.account is not None and pe.account == acct) else 0
+        else:
+            same = _same_account(pe, rent)
+        ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
+        env = ee.env
+        cdef const uint64_t *A = _fptr(ae.row)
+        cdef const uint64_t *R = _fptr(rent.row)
+        cdef const uint64_t *T = _fptr(ee.trow)
+        cdef Py_ssize_t j, words = (b.k >> 6) + 1
+        passed_arr = np.zeros(words, dtype=_U64)
+        cdef uint64_t *passed = _fptr(passed_arr)
+        cdef uint32_t s
+        cdef list matched = []
+        cdef dict memo = self.res_memo if self.use_index else {}
+        for j in range(b.k):
+            s = b.stmts[j]
+            if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
+                continue
+            if b.lfl[j] & LF_NEEDS:
+                res = self._residual(s)
+                mk = (env, r if res.dyn is not None else None, s)
+                ok = memo.get(mk)
+                if ok is None:
+                    ok = res.check(<_Env>env, r, self.use_index)
+                    if len(memo) > 1 << 20:
+                        memo.clear()
+                    memo[mk] = ok
+                if not ok:
+                    continue
+                lxa_bits_set(passed, j)
+            matched.append(s)
+        cdef _SB sb
+        _fill_sb(&sb, b)
+        cdef int d = c_decide_sparse(&sb, A, R, T, passed, self.p_type, self.p_eff, self.p_lvl, same)
+        return (d if d >= 0 else DEF_ERROR, b, matched, ae.row, rent.row, env, same)
 
     def decide_one(self, resolver, p, a, r, raw, check):
         """The decision code of one request (strings to the sparse kernel; no arrays, no Response).

@@ -348,18 +348,12 @@ class Engine:
         """
         if not isinstance(request, Request):
             raise RequestError("E_BAD_REQUEST", "request must be a lexauthz Request", "$")
-        core = self._core
-        out = np.zeros(1, dtype=np.uint8)
-        matched = np.zeros((1, core.nw), dtype=np.uint64)
-        args, rows = self._encode([request.principal], [request.action], [request.resource], [request.context],
-                                  [request.resource_account], 0, 1, matched_out=True)
-        core.run(*args, out, matched)
-        bundle, action_row, resource_row, resource, env = rows[0]
-        decision = Decision(int(out[0]))
+        d, bundle, matched, action_row, resource_row, env, same = self._core.explain_one(
+            request.principal, request.action, request.resource, request.context, request.resource_account)
+        decision = Decision(int(d))
         if decision is Decision.ERROR:
             return Response(Decision.ERROR, errors=bundle.errors)
-        return self._assemble(bundle, decision, matched[0], action_row, resource_row, resource, env,
-                              args[-1][0] == 1)
+        return self._assemble(bundle, decision, matched, action_row, resource_row, request.resource, env, same == 1)
 
     def evaluate_policies(self, request: Request, applicable: ApplicablePolicies) -> Response:
         """Decide ``request`` against ``applicable`` instead of this engine's policies (the corpus case form).
@@ -462,11 +456,11 @@ class Engine:
 
     # -- explanation ----------------------------------------------------------------------------------------------
 
-    def _assemble(self, bundle, decision, matched_row, action_row, resource_row, resource, env,
+    def _assemble(self, bundle, decision, matched, action_row, resource_row, resource, env,
                   same_account) -> Response:
         core = self._core
         plan = core.plan
-        ids = _core_module().bits_to_ids(matched_row)
+        ids = list(matched)
         ids.sort(key=lambda s: (bundle.slot_pos.get(plan.statements[s].slot, 1 << 30), s))
         refs = []
         by_type: dict = {"identity": [], "resource": [], "permission_boundary": [], "session": [], "scp": []}
