@@ -28,9 +28,3 @@ ctypedef struct lxa_bundle_flags:
     int session_active     # a session policy applies (present, caller a session principal)
     int scps_active        # SCPs apply (organization present, caller not a service)
     int n_levels           # SCP levels (<= 64)
-
-
-# Decide one request from its matched statements (the kernel). Never fails; needs no GIL.
-cdef uint8_t c_decide(const uint64_t *matched, size_t nw, const uint8_t *stmt_type, const uint8_t *stmt_effect,
-                      const int16_t *stmt_level, const lxa_bundle_flags *flags, const uint64_t *rp_direct,
-                      const uint64_t *rp_role, const uint64_t *rp_named, int same_account) noexcept nogil

@@ -37,38 +37,6 @@ class Core:
         """Statements that no indexed tag condition rules out for ``ctx``."""
     def bundle(self, principal: str, layout: Layout) -> Any:
         """What applies to ``principal`` under ``layout`` (cached)."""
-    def encode(
-        self,
-        resolver: Any,
-        principals: list[str],
-        actions: list[str],
-        resources: list[str],
-        contexts: list[Any] | None,
-        accounts: list[str | None] | None,
-        start: int,
-        stop: int,
-        want_rows: bool = False,
-    ) -> tuple[tuple[Any, ...], list[Any]]:
-        """Encode rows ``start:stop`` of checked columns into the arguments of :meth:`run`; each distinct value is
-        encoded once.  Raises RequestError for a malformed context or resource account."""
-    def run(
-        self,
-        bundles: list[Any],
-        b_idx: npt.NDArray[np.uint32],
-        a_rows: npt.NDArray[np.uint64],
-        a_idx: npt.NDArray[np.uint32],
-        r_rows: npt.NDArray[np.uint64],
-        r_idx: npt.NDArray[np.uint32],
-        t_rows: npt.NDArray[np.uint64],
-        t_idx: npt.NDArray[np.uint32],
-        keys: list[tuple[Any, str]],
-        k_idx: npt.NDArray[np.uint32],
-        same: npt.NDArray[np.uint8],
-        out: npt.NDArray[np.uint8],
-        matched_out: npt.NDArray[np.uint64] | None = None,
-    ) -> None:
-        """Decide encoded requests into ``out`` (Decision codes); the intersection and the decision run without
-        the GIL.  Raises ValueError for mismatched lengths or out-of-range indices, before the loop."""
     def context_of(self, raw: Any, i: int = 0) -> Context:
         """``raw`` as a Context; a dict of strings is converted once per engine and content."""
     def context_entry(self, raw: Any, i: int = 0) -> tuple[Context, int]:
@@ -102,17 +70,35 @@ class Core:
         envs: list[Any],
         resources: list[str],
         same: npt.NDArray[np.uint8],
+        out: npt.NDArray[np.uint8] | None = None,
     ) -> Prepared:
-        """A batch ready for :meth:`run_prepared`: the residual checks of rows that need them are done here.
-        Raises ValueError for mismatched lengths, out-of-range indices or rows of the wrong width."""
+        """A batch ready for :meth:`run_prepared`: the residual checks of rows that need them are done here; with
+        ``out``, the batch is also decided into it.  Raises ValueError for mismatched lengths, out-of-range indices
+        or rows of the wrong width."""
     def run_prepared(self, prepared: Prepared, out: npt.NDArray[np.uint8]) -> None:
         """Decide a prepared batch into ``out`` with the GIL released for the whole loop (the sparse kernel: a
         request costs one bit test per statement of its principal's bundle)."""
+    def bind(self, resolver: Any, check: Any) -> None:
+        """Fix the resolver and row check of :meth:`is_allowed` and :meth:`explain_one` (once)."""
+    def is_allowed(self, principal_arn: Any, action: Any, resource_arn: Any = "*", context: Any = None) -> bool:
+        """Whether the request is allowed (the bound resolver; see ``Engine.is_allowed``)."""
+    def explain_one(
+        self, p: Any, a: Any, r: Any, raw: Any, acct: str | None
+    ) -> tuple[int, Any, list[int], Any, Any, Any, int]:
+        """``(decision, bundle, matched statement ids, action row, resource row, env, same account)`` of one
+        request, for ``Engine.evaluate``."""
     def decide_one(self, resolver: Any, p: Any, a: Any, r: Any, raw: Any, check: Any) -> int:
         """The Decision code of one request, without arrays or a Response; ``check(p, a, r)`` raises for a
         malformed request and runs unless these strings were checked before."""
     def missing_keys(self, b: Any, action_row: npt.NDArray[np.uint64], resource: str, env: Any) -> set[str]:
         """Context keys the applicable statements referenced and the request lacks (reference semantics)."""
+
+class CoreMethod:
+    """A descriptor: ``engine.<name>`` is the core's compiled method ``engine._core.<name>``."""
+
+    name: str
+    unbound: Any
+    def __init__(self, name: str, unbound: Any) -> None: ...
 
 class Prepared:
     """A batch encoded for the nogil kernel (:meth:`Core.prepare`); read-only, shareable across threads."""

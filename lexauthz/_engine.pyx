@@ -25,8 +25,8 @@ D. decide (GIL released, run_prepared): the whole loop over ids, with the stored
 :meth:`Engine.encode` keeps the output of A-C (an EncodedBatch), so deciding it again is D alone.  `decide_one`
 (``is_allowed``) runs the same steps for one request without arrays.
 
-:meth:`Core.encode` and :meth:`Core.run` (dense rows and `c_decide`) remain for :meth:`Engine.evaluate`, which needs
-each request's matched statements for its Response.
+:meth:`Core.explain_one` (:meth:`Engine.evaluate`) runs the same walk for one request and also returns the matched
+statements its Response lists.
 
 NOTE: the residual condition code is Cython, but it works on Python objects: context values are read through the
 case-insensitive Context mapping, and numbers, dates, IP addresses and base-64 values are parsed with Python's
@@ -122,49 +122,6 @@ def _csr_rows(csr):
 # The decision kernel
 # =================================================================================================================
 
-# INVARIANT(deny-first): an applying Deny in any policy type decides before any Allow is looked at.
-cdef uint8_t c_decide(const uint64_t *matched, size_t nw, const uint8_t *stmt_type, const uint8_t *stmt_effect,
-                      const int16_t *stmt_level, const lxa_bundle_flags *flags, const uint64_t *rp_direct,
-                      const uint64_t *rp_role, const uint64_t *rp_named, int same_account) noexcept nogil:
-    cdef size_t s
-    cdef int id_allow = 0, b_allow = 0, s_allow = 0, direct = 0, role = 0, named = 0
-    cdef uint64_t levels = 0, want
-    cdef int t, kind = flags.kind
-    s = lxa_bits_next(matched, nw, 0)
-    while s != SIZE_MAX:
-        if stmt_effect[s] == E_DENY:
-            return DEF_EXPLICIT_DENY
-        t = stmt_type[s]
-        if t == T_IDENTITY:
-            id_allow = 1
-        elif t == T_RESOURCE:
-            named = named or lxa_bits_test(rp_named, s)
-            direct = direct or lxa_bits_test(rp_direct, s)
-            role = role or lxa_bits_test(rp_role, s)
-        elif t == T_BOUNDARY:
-            b_allow = 1
-        elif t == T_SESSION:
-            s_allow = 1
-        elif t == T_SCP:
-            if stmt_level[s] >= 0 and stmt_level[s] < 64:
-                levels |= (<uint64_t>1) << stmt_level[s]
-        s = lxa_bits_next(matched, nw, s + 1)
-    if kind == K_SERVICE:
-        return DEF_ALLOW if direct else DEF_IMPLICIT_DENY
-    if flags.scps_active:
-        want = (~(<uint64_t>0)) if flags.n_levels >= 64 else (((<uint64_t>1) << flags.n_levels) - 1)
-        if (levels & want) != want:
-            return DEF_IMPLICIT_DENY
-    cdef int b_ok = (not flags.boundary_active) or b_allow
-    cdef int s_ok = s_allow if flags.session_active else (kind != K_FEDERATED_USER)
-    cdef int identity_side = (kind == K_ROOT) or (id_allow and b_ok and s_ok)
-    if same_account:
-        if direct or (role and b_ok and s_ok) or identity_side:
-            return DEF_ALLOW
-        return DEF_IMPLICIT_DENY
-    return DEF_ALLOW if (identity_side and named) else DEF_IMPLICIT_DENY
-
-
 # Local flags of a bundle's statement (_Bundle.lfl).
 cdef enum:
     LF_DIRECT = 1   # a resource-policy statement that names the caller directly (everyone, principal, service)
@@ -180,10 +137,10 @@ cdef struct _SB:
     int err
 
 
-# The sparse kernel: c_decide over a bundle's local view, O(k) bit tests for a bundle of k statements.
+# The decision kernel, over a bundle's local view: O(k) bit tests for a bundle of k statements.
 # ``passed`` holds one bit per local position (the residual results of the LF_NEEDS candidates); when it is NULL and a
 # candidate needs a residual check, the answer is -1 (defer) unless an applying Deny already decides.
-# INVARIANT(deny-first): the same decision as c_decide over the same matched statements.
+# INVARIANT(deny-first): an applying Deny in any policy type decides before any Allow is looked at.
 cdef int c_decide_sparse(const _SB *b, const uint64_t *A, const uint64_t *R, const uint64_t *T,
                          const uint64_t *passed, const uint8_t *stmt_type, const uint8_t *stmt_effect,
                          const int16_t *stmt_level, int same_account) noexcept nogil:
@@ -1689,108 +1646,6 @@ cdef class Core:
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    def encode(self, resolver, list principals, list actions, list resources, contexts, accounts,
-               Py_ssize_t start, Py_ssize_t stop, bint want_rows=False, bint stack=True):
-        """Encode rows ``start:stop`` of checked columns into the arguments of :meth:`run` (phase A).
-
-        ``resolver`` gives each row's layout and the tags that enrich its context.  Each distinct principal and
-        layout, action, resource and (context, tags) is encoded once.  Returns ``(args, rows)``; ``rows`` (when
-        ``want_rows``) holds ``(bundle, action row, resource row, resource, env)`` per row.
-        """
-        cdef Py_ssize_t n = stop - start, i, j
-        cdef list bundles = [], a_rows = [], r_rows = [], t_rows = [], keys = [], rows = []
-        cdef dict b_map = {}, a_map = {}, r_map = {}, env_map = {}, k_map = {}, ctx_by_id = {}
-        b_arr = np.empty(n, dtype=np.uint32)
-        a_arr = np.empty(n, dtype=np.uint32)
-        r_arr = np.empty(n, dtype=np.uint32)
-        t_arr = np.empty(n, dtype=np.uint32)
-        k_arr = np.empty(n, dtype=np.uint32)
-        same_arr = np.empty(n, dtype=np.uint8)
-        cdef uint32_t[::1] b_idx = b_arr, a_idx = a_arr, r_idx = r_arr, t_idx = t_arr, k_idx = k_arr
-        cdef uint8_t[::1] same = same_arr
-        cdef uint32_t bi, ai, ri, ki
-        cdef _Bundle bundle
-        layout_of = resolver.layout
-        tags_of = resolver.tags
-        from lexauthz.request import Context
-        from lexauthz.errors import RequestError
-        for j in range(n):
-            i = start + j
-            p = principals[i]
-            a = actions[i]
-            r = resources[i]
-            raw = contexts[i] if contexts is not None else None
-            ctx = ctx_by_id.get(id(raw))
-            if ctx is None:
-                ctx = self.context_of(raw, i)
-                ctx_by_id[id(raw)] = ctx
-            acct = accounts[i] if accounts is not None else None
-            if acct is not None and type(acct) is not str:
-                raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
-                                   f"$[{i}].resource_account")
-            layout = layout_of(p, r)
-            bkey = (p, layout)
-            hit = b_map.get(bkey)
-            if hit is None:
-                bi = len(bundles)
-                b_map[bkey] = bi
-                bundles.append(self.bundle(p, layout))
-            else:
-                bi = hit
-            b_idx[j] = bi
-            hit = a_map.get(a)
-            if hit is None:
-                ai = len(a_rows)
-                a_map[a] = ai
-                a_rows.append(self.action_row(a))
-            else:
-                ai = hit
-            a_idx[j] = ai
-            hit = r_map.get(r)
-            if hit is None:
-                ri = len(r_rows)
-                r_map[r] = ri
-                r_rows.append(self.resource_row(r))
-            else:
-                ri = hit
-            r_idx[j] = ri
-            tags = tags_of(p, r)
-            ekey = (ctx, tags)
-            env = env_map.get(ekey)
-            if env is None:
-                shared = self.env_of(ctx, tags)
-                env = (shared[0], len(t_rows))
-                env_map[ekey] = env
-                t_rows.append(shared[1])
-            t_idx[j] = env[1]
-            kkey = (env[1], r)
-            hit = k_map.get(kkey)
-            if hit is None:
-                ki = len(keys)
-                k_map[kkey] = ki
-                keys.append((env[0], r))
-            else:
-                ki = hit
-            k_idx[j] = ki
-            bundle = bundles[bi]
-            caller_acct = bundle.caller.account
-            if acct:
-                owner = acct
-            elif r.startswith("arn:"):
-                owner = r.split(":", 5)[4] or None
-            else:
-                owner = None
-            # A resource that names no account (`*`) is in the caller's own account.
-            same[j] = 1 if (caller_acct is not None and (owner is None or caller_acct == owner)) else 0
-            if want_rows:
-                rows.append((bundle, a_rows[ai], r_rows[ri], r, env[0]))
-        if not stack:
-            return (bundles, b_arr, a_rows, a_arr, r_rows, r_arr, t_rows, t_arr, keys, k_arr, same_arr), rows
-        A = np.stack(a_rows) if a_rows else np.zeros((1, self.nw), np.uint64)
-        R = np.stack(r_rows) if r_rows else np.zeros((1, self.nw), np.uint64)
-        T = np.stack(t_rows) if t_rows else np.zeros((1, self.nw), np.uint64)
-        return (bundles, b_arr, A, a_arr, R, r_arr, T, t_arr, keys, k_arr, same_arr), rows
-
     # -- shared per-engine caches of contexts and condition environments ---------------------------------------
 
     cpdef object context_of(self, raw, Py_ssize_t i=0):
@@ -2355,144 +2210,6 @@ cdef class Core:
             if passed != &local[0]:
                 free(passed)
         return d if d >= 0 else DEF_ERROR
-
-    # -- the batch kernel ------------------------------------------------------------------------------------------
-
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
-    def run(self, list bundles, const uint32_t[::1] b_idx, a_rows, const uint32_t[::1] a_idx, r_rows,
-            const uint32_t[::1] r_idx, t_rows, const uint32_t[::1] t_idx, list keys, const uint32_t[::1] k_idx,
-            const uint8_t[::1] same, uint8_t[::1] out, matched_out=None):
-        """Decide ``len(out)`` encoded requests (phases B-D of the module docstring).
-
-        Row ``i`` uses bundle ``bundles[b_idx[i]]``, action row ``a_rows[a_idx[i]]``, resource row
-        ``r_rows[r_idx[i]]``, tag row ``t_rows[t_idx[i]]`` and residual key ``keys[k_idx[i]]`` (an ``(_Env,
-        resource)`` pair).  ``matched_out``, if given, is an ``(n, nw)`` uint64 array that receives each row's
-        matched statements.
-        """
-        cdef Py_ssize_t n = out.shape[0], nw = self.nw, i, nb = len(bundles), nk = len(keys)
-        cdef Py_ssize_t s
-        if not (b_idx.shape[0] == n and a_idx.shape[0] == n and r_idx.shape[0] == n and t_idx.shape[0] == n
-                and k_idx.shape[0] == n and same.shape[0] == n):
-            raise ValueError("column lengths differ")
-        if n == 0:
-            return
-        cdef const uint64_t[:, ::1] A = a_rows
-        cdef const uint64_t[:, ::1] R = r_rows
-        cdef const uint64_t[:, ::1] T = t_rows
-        cdef uint64_t[:, ::1] M
-        cdef bint want_matched = matched_out is not None
-        if want_matched:
-            M = matched_out
-        else:
-            M = np.zeros((1, nw), dtype=_U64)
-        # Bundle tables.
-        bm_arr = np.zeros((nb, nw), dtype=_U64)
-        bd_arr = np.zeros((nb, nw), dtype=_U64)
-        br_arr = np.zeros((nb, nw), dtype=_U64)
-        bn_arr = np.zeros((nb, nw), dtype=_U64)
-        bf_arr = np.zeros((nb, 5), dtype=np.int32)
-        berr_arr = np.zeros(nb, dtype=np.uint8)
-        cdef _Bundle bb
-        for i in range(nb):
-            bb = bundles[i]
-            bm_arr[i] = bb.mask
-            bd_arr[i] = bb.rp_direct
-            br_arr[i] = bb.rp_role
-            bn_arr[i] = bb.rp_named
-            bf_arr[i] = (bb.flags.kind, bb.flags.boundary_active, bb.flags.session_active, bb.flags.scps_active,
-                         bb.flags.n_levels)
-            berr_arr[i] = 1 if bb.errors else 0
-        cdef const uint64_t[:, ::1] BM = bm_arr
-        cdef const uint64_t[:, ::1] BD = bd_arr
-        cdef const uint64_t[:, ::1] BR = br_arr
-        cdef const uint64_t[:, ::1] BN = bn_arr
-        cdef const int[:, ::1] BF = bf_arr
-        cdef const uint8_t[::1] BERR = berr_arr
-        # Index bounds, checked once before the loop: nothing in the loop can read outside a table.
-        for i in range(n):
-            if (b_idx[i] >= nb or a_idx[i] >= A.shape[0] or r_idx[i] >= R.shape[0] or t_idx[i] >= T.shape[0]
-                    or k_idx[i] >= nk or same[i] > 1):
-                raise ValueError("row index out of range")
-        if A.shape[1] != nw or R.shape[1] != nw or T.shape[1] != nw or (want_matched and (M.shape[0] != n or M.shape[1] != nw)):
-            raise ValueError("row width differs from the plan")
-        todo_arr = np.zeros((max(nk, 1), nw), dtype=_U64)
-        cdef uint64_t[:, ::1] TODO = todo_arr
-        deferred_arr = np.zeros(n, dtype=np.uint8)
-        cdef uint8_t[::1] deferred = deferred_arr
-        cdef const uint64_t *needs = _ptr(self.needs_row)
-        cdef uint8_t[::1] tmv = self._type_arr
-        cdef uint8_t[::1] emv = self._eff_arr
-        cdef int16_t[::1] lmv = self._lvl_arr
-        cdef uint64_t *cand = <uint64_t *>malloc(nw * sizeof(uint64_t))
-        cdef uint64_t *tmp = <uint64_t *>malloc(nw * sizeof(uint64_t))
-        cdef lxa_bundle_flags fl
-        cdef Py_ssize_t w, b, k
-        if cand == NULL or tmp == NULL:
-            free(cand)
-            free(tmp)
-            raise MemoryError()
-        cdef _Env env
-        try:
-            # Phase B: intersect; decide what needs no residual check.
-            with nogil:
-                for i in range(n):
-                    b = b_idx[i]
-                    if BERR[b]:
-                        out[i] = DEF_ERROR
-                        continue
-                    lxa_bits_and(cand, &BM[b, 0], &A[a_idx[i], 0], nw)
-                    lxa_bits_and_inplace(cand, &R[r_idx[i], 0], nw)
-                    lxa_bits_and_inplace(cand, &T[t_idx[i], 0], nw)
-                    if lxa_bits_and(tmp, cand, needs, nw):
-                        deferred[i] = 1
-                        lxa_bits_or_inplace(&TODO[k_idx[i], 0], tmp, nw)
-                        continue
-                    fl.kind = BF[b, 0]
-                    fl.boundary_active = BF[b, 1]
-                    fl.session_active = BF[b, 2]
-                    fl.scps_active = BF[b, 3]
-                    fl.n_levels = BF[b, 4]
-                    out[i] = c_decide(cand, nw, &tmv[0], &emv[0], &lmv[0], &fl, &BD[b, 0], &BR[b, 0], &BN[b, 0],
-                                      same[i])
-                    if want_matched:
-                        memcpy(&M[i, 0], cand, nw * sizeof(uint64_t))
-            # Phase C: residual checks, once per candidate statement and distinct (context, resource).
-            for k in range(nk):
-                if not lxa_bits_any(&TODO[k, 0], nw):
-                    continue
-                env = keys[k][0]
-                resource = keys[k][1]
-                s = lxa_bits_next(&TODO[k, 0], nw, 0)
-                while s != <Py_ssize_t>SIZE_MAX:
-                    if not self._residual(s).check(env, resource, self.use_index):
-                        lxa_bits_clear(&TODO[k, 0], s)
-                    s = lxa_bits_next(&TODO[k, 0], nw, s + 1)
-            # Phase D: decide the deferred requests.
-            with nogil:
-                for i in range(n):
-                    if not deferred[i]:
-                        continue
-                    b = b_idx[i]
-                    lxa_bits_and(cand, &BM[b, 0], &A[a_idx[i], 0], nw)
-                    lxa_bits_and_inplace(cand, &R[r_idx[i], 0], nw)
-                    lxa_bits_and_inplace(cand, &T[t_idx[i], 0], nw)
-                    # cand = (cand & ~needs) | (cand & needs & passed)
-                    lxa_bits_and(tmp, cand, &TODO[k_idx[i], 0], nw)
-                    lxa_bits_andnot_inplace(cand, needs, nw)
-                    lxa_bits_or_inplace(cand, tmp, nw)
-                    fl.kind = BF[b, 0]
-                    fl.boundary_active = BF[b, 1]
-                    fl.session_active = BF[b, 2]
-                    fl.scps_active = BF[b, 3]
-                    fl.n_levels = BF[b, 4]
-                    out[i] = c_decide(cand, nw, &tmv[0], &emv[0], &lmv[0], &fl, &BD[b, 0], &BR[b, 0], &BN[b, 0],
-                                      same[i])
-                    if want_matched:
-                        memcpy(&M[i, 0], cand, nw * sizeof(uint64_t))
-        finally:
-            free(cand)
-            free(tmp)
 
     # -- explanations (single requests) ----------------------------------------------------------------------------
 

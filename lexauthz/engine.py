@@ -333,11 +333,6 @@ class Engine:
 
     # -- evaluation -----------------------------------------------------------------------------------------------
 
-    def _encode(self, principals, actions, resources, contexts, accounts, start, stop, matched_out=None):
-        """Phase A (see lexauthz._engine): checked columns to the kernel's arguments."""
-        return self._core.encode(self._resolver, principals, actions, resources, contexts, accounts, start, stop,
-                                 matched_out is not None)
-
     def evaluate(self, request: Request) -> Response:
         """Decide one request: the same :class:`Response` as the reference evaluator gives.
 

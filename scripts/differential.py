@@ -8,7 +8,7 @@ generate-only mode (no shrinking, no example database), one seed per worker; eac
 against ``--per-bundle`` generated requests:
 
 - every request: the reference decision and matched statements (as a set of (policy type, policy, index)) against
-  the batch kernel's decision and matched statements;
+  the kernel's decision and matched statements for that request (``Core.explain_one``);
 - every request: the decision of ``Engine.evaluate_batch`` over the string columns (the per-engine entry path);
 - every ``--full-every``-th request: the whole ``Response`` of ``Engine.evaluate`` and ``Engine.is_allowed``
   against the reference;
@@ -32,7 +32,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "property"))
 
 def _work(job):
     worker, n_requests, per_bundle, full_every = job
-    import numpy as np
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis import strategies as st
     from strategies import bundles, random_request
@@ -58,12 +57,6 @@ def _work(job):
         reqs = [random_request(rng) for _ in range(per_bundle)]
         cols = ([r.principal for r in reqs], [r.action for r in reqs], [r.resource for r in reqs],
                 [r.context for r in reqs], [r.resource_account for r in reqs])
-        out = np.zeros(len(reqs), dtype=np.uint8)
-        matched = np.zeros((len(reqs), core.nw), dtype=np.uint64)
-        args, _ = engine._encode(*cols, 0, len(reqs), matched_out=True)
-        core.run(*args, out, matched)
-        from lexauthz._engine import bits_to_ids
-
         batch = engine.evaluate_batch(*cols[:4], resource_accounts=cols[4])
         loaded = None
         if stats["bundles"] % 10 == 0:
@@ -71,10 +64,12 @@ def _work(job):
 
         for i, req in enumerate(reqs):
             want = reference_evaluate(req, bundle)
-            got_decision = Decision(int(out[i]))
+            d, _, matched, *_ = core.explain_one(req.principal, req.action, req.resource, req.context,
+                                                 req.resource_account)
+            got_decision = Decision(int(d))
             got_set = set()
             if got_decision is not Decision.ERROR:
-                for s in bits_to_ids(matched[i]):
+                for s in matched:
                     slot = plan.slots[plan.statements[s].slot]
                     got_set.add((slot.policy_type, slot.policy.name, plan.statements[s].statement.index))
             want_set = {(m.policy_type, m.policy, m.index) for m in want.matched_statements}

@@ -109,12 +109,21 @@ def test_huge_batches_are_refused(engine, monkeypatch):
     assert info.value.code == "E_BATCH_TOO_LARGE"
 
 
-def test_core_rejects_out_of_range_rows(engine):
+def test_core_rejects_out_of_range_and_mismatched_rows(engine):
     core = engine._core
+    row = np.zeros(core.nw, np.uint64)
+    ids = np.zeros(1, np.uint32)
+    # a bundle index with no bundle
     with pytest.raises(ValueError):
-        core.run([], np.zeros(1, np.uint32), np.zeros((1, core.nw), np.uint64), np.zeros(1, np.uint32),
-                 np.zeros((1, core.nw), np.uint64), np.zeros(1, np.uint32), np.zeros((1, core.nw), np.uint64),
-                 np.zeros(1, np.uint32), [], np.zeros(1, np.uint32), np.zeros(1, np.uint8), np.zeros(1, np.uint8))
+        core.prepare([], ids, [row], ids, [row], ids, [row], ids, [None], ["*"], np.zeros(1, np.uint8))
+    # columns of different lengths
+    with pytest.raises(ValueError):
+        core.prepare([], np.zeros(2, np.uint32), [row], ids, [row], ids, [row], ids, [None], ["*"],
+                     np.zeros(1, np.uint8))
+    # a same-account flag that is not 0 or 1
+    bundle = core.bundle(ALICE, engine._resolver.layout(ALICE, ALIAS))
+    with pytest.raises(ValueError):
+        core.prepare([bundle], ids, [row], ids, [row], ids, [row], ids, [None], ["*"], np.full(1, 2, np.uint8))
 
 
 def test_policies_with_errors_are_refused():
