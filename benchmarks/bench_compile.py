@@ -32,6 +32,31 @@ def test_compile(benchmark, scaled):
         f"{engine.index_bytes / max(1, n):.0f} index bytes/statement")
 
 
+@pytest.mark.benchmark(group="load")
+def test_load_saved_engine(benchmark, scaled):
+    """``Engine.from_bytes`` of the saved engine, against compiling it (``load_vs_compile`` in ``extra_info``)."""
+    import time
+
+    from lexauthz import Engine
+
+    w, ps = scaled
+    t0 = time.perf_counter()
+    engine = ps.compile()
+    compile_s = time.perf_counter() - t0
+    data = engine.to_bytes()
+    rounds = 1 if w.n_statements >= 50_000 else 3
+    loaded = benchmark.pedantic(Engine.from_bytes, args=(data,), rounds=rounds,
+                                warmup_rounds=0 if rounds == 1 else 1)
+    r = w.requests.head(300)
+    assert (loaded.evaluate_batch(r.principals, r.actions, r.resources, r.contexts)
+            == engine.evaluate_batch(r.principals, r.actions, r.resources, r.contexts)).all()
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(n_statements=engine.n_statements, file_bytes=len(data),
+                                compile_seconds=round(compile_s, 4), load_vs_compile=round(compile_s / median, 1))
+    SUMMARY[f"load {w.n_statements} attached statements"] = (
+        f"{median:.3f} s from {len(data):,} bytes; compiling took {compile_s:.3f} s ({compile_s / median:.1f}x)")
+
+
 @pytest.fixture(scope="module")
 def layered():
     w = generate.layered_workload()

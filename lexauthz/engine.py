@@ -282,8 +282,9 @@ def _column(name, values, n=None):
 class Engine:
     """A compiled policy set: immutable, safe to share across threads, picklable.
 
-    Build one with :meth:`PolicySet.compile` or :func:`compile_applicable`.  ``index_bytes`` is the size of the
-    flattened index, ``compile_seconds`` the time compiling took, ``revision`` a fingerprint of the policies.
+    Build one with :meth:`PolicySet.compile` or :func:`compile_applicable`, or read one with :meth:`load`.
+    ``index_bytes`` is the size of the flattened index, ``compile_seconds`` the time compiling (or loading) took,
+    ``revision`` a fingerprint of the saved form.
     """
 
     __slots__ = ("_core", "_resolver", "_source", "compile_seconds", "_revision", "_saved")
