@@ -23,7 +23,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from ..errors import Finding, RequestError, Severity
+from ..errors import RequestError
+from ..findings import make_finding
 from ..policy.applicable import ApplicablePolicies, NamedPolicy
 from ..policy.model import PolicyDocument
 from ..request import Context, Request
@@ -278,9 +279,9 @@ class PolicySet:
     def _managed(self, managed: dict, arn: str | None, owner: str) -> NamedPolicy:
         if arn in managed and managed[arn] is not None:
             return _named(managed[arn], arn)
-        finding = Finding("E_UNRESOLVED_POLICY", Severity.ERROR,
-                          f"managed policy `{arn}` attached to `{owner}` is not in the authorization details",
-                          "$.Policies", source=owner)
+        finding = make_finding("E_UNRESOLVED_POLICY",
+                               f"managed policy `{arn}` attached to `{owner}` is not in the authorization details",
+                               path="$.Policies", source=owner)
         self.findings.append(finding)
         return NamedPolicy(arn or "<missing>", None, (finding,))
 
