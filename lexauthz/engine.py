@@ -17,11 +17,10 @@ True
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,7 +32,7 @@ from .compile.state import index_state
 from .decision import Decision, PolicyType, Response, StatementRef
 from .errors import CompileError, PlanFormatError, RequestError
 from .policy.applicable import ApplicablePolicies
-from .request import Context, Request
+from .request import Request
 
 __all__ = ["Engine", "EncodedBatch", "PolicySet", "compile_applicable", "evaluate_applicable", "MAX_BATCH"]
 

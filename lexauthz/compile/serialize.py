@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import CompileError, Finding, PlanFormatError, Severity
 from ..policy.applicable import NamedPolicy
 from ..policy.model import ConditionClause, PolicyDocument, Principal, Statement
-from .plan import TYPE_CODES, TYPE_NAMES, Layout, Slot, statement_infos
+from .plan import TYPE_CODES, TYPE_NAMES, statement_infos
 from .state import ARRAY_FIELDS, CSR_FIELDS, EFFECT_ALLOW, EFFECT_DENY, IndexState
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "SavedPlan", "Saved", "pack", "unpack", "doc_to_data", "doc_from_data",

@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
-from ..errors import Finding, Severity, ValidationResult
+from ..errors import Finding, ValidationResult
 from ..findings import make_finding
 from .model import VERSION_2012, ConditionClause, PolicyDocument, Statement
 from .operators import OPERATOR_FAMILIES
 from .parser import ParseResult, parse_policy
-from .positions import join_path
 
 __all__ = ["POLICY_TYPES", "DEFAULT_SIZE_QUOTAS", "ValidationOptions", "validate_policy", "validate_document"]
 

@@ -144,7 +144,7 @@ RESOURCES = [
     (f"arn:aws:lex:us-east-1:{ACCT}:bot-alias/*/TSTALIASID", ALIAS_V2, True),
     (f"arn:aws:lex:us-east-1:{ACCT}:bot:OrderFlowers", ALIAS_V1, False),  # the whole ARN must match
     (f"arn:aws:lex:us-east-?:{ACCT}:bot:OrderFlowers:prod", ALIAS_V1, True),
-    (f"arn:aws:lex:*:*:bot:OrderFlowers:prod", ALIAS_V1, True),
+    ("arn:aws:lex:*:*:bot:OrderFlowers:prod", ALIAS_V1, True),
     (f"arn:aws:lex:us-*:{ACCT}:bot:OrderFlowers:prod", ALIAS_V1, True),
     ("arn:aws:lex:*:bot:OrderFlowers:prod", ALIAS_V1, False),  # a wildcard in the region stays in the region
     (f"arn:aws:lex:us-east-1:{ACCT}:*", ALIAS_V1, True),
