@@ -16,6 +16,7 @@ True
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
@@ -158,6 +159,18 @@ def _build_core(builder: PlanBuilder, use_index: bool):
 
 
 def _compile_policy_set(ps: PolicySet, *, use_index: bool = True) -> "Engine":
+    # NOTE: as in Engine.from_bytes, the collector is paused: compiling allocates many long-lived objects and no
+    # garbage cycles, and full collections over a large heap dominated the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile_policy_set_now(ps, use_index)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _compile_policy_set_now(ps: PolicySet, use_index: bool) -> "Engine":
     t0 = time.perf_counter()
     builder = PlanBuilder()
     directory = Directory.build(ps.snapshot(), builder)
@@ -554,6 +567,18 @@ class Engine:
             When ``data`` is not a plan of this format version, or is truncated, corrupt or inconsistent.
         """
         t0 = time.perf_counter()
+        # NOTE: loading allocates tens of thousands of small containers and creates no cycles; with the collector on,
+        # a large heap (a gateway's, a what-if study's) made full collections triple the load time.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._from_bytes(data, t0)
+        finally:
+            if collecting:
+                gc.enable()
+
+    @classmethod
+    def _from_bytes(cls, data, t0: float) -> "Engine":
         saved = serialize.unpack(data)
         plan, meta = saved.plan, saved.meta
         types = [slot.policy_type for slot in plan.slots]
