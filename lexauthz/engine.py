@@ -27,7 +27,7 @@ import numpy as np
 
 from .compile import serialize
 from .compile.directory import Directory
-from .compile.plan import Layout, PlanBuilder
+from .compile.plan import TYPE_NAMES, Layout, PlanBuilder
 from .compile.policy_set import PolicySet
 from .compile.state import index_state
 from .decision import Decision, PolicyType, Response, StatementRef
@@ -581,14 +581,14 @@ class Engine:
     def _from_bytes(cls, data, t0: float) -> "Engine":
         saved = serialize.unpack(data)
         plan, meta = saved.plan, saved.meta
-        types = [slot.policy_type for slot in plan.slots]
-        levels = [slot.level for slot in plan.slots]
+        codes, levels = plan.slot_codes, plan.slot_levels
         try:
             if saved.kind == "policy_set":
-                source = Directory.from_data(meta["directory"], types, levels)
+                source = Directory.from_data(meta["directory"], codes, levels)
                 resolver = _DirectoryResolver(source)
             else:
-                source = _layout_from(meta["layout"], types, levels)
+                source = _layout_from(meta["layout"], [TYPE_NAMES[c] for c in codes.tolist()],
+                                      [None if lv < 0 else lv for lv in levels.tolist()])
                 resolver = _FixedResolver(source)
             core = _core_module().Core(plan, saved.state)
         except (CompileError, KeyError, TypeError, ValueError, IndexError) as exc:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import CompileError
-from .plan import Layout, PlanBuilder
+from .plan import TYPE_CODES, Layout, PlanBuilder
 from .policy_set import PolicySet, _account_of, session_role_key
 
 __all__ = ["Directory"]
@@ -171,47 +173,84 @@ class Directory:
         }
 
     @classmethod
-    def from_data(cls, d: dict, slot_types: list[str], slot_levels: list) -> "Directory":
-        """The inverse of :meth:`to_data`, checked against the plan's slots.
+    def from_data(cls, d: dict, slot_codes: np.ndarray, slot_levels: np.ndarray) -> "Directory":
+        """The inverse of :meth:`to_data`, checked against the plan's slots (their type codes, ``TYPE_CODES``, and
+        SCP levels, -1 for other types).
 
         Raises
         ------
         CompileError
             When an entry is malformed or names a slot of the wrong policy type or SCP level.
         """
-        def slot(v, ptype, level=None, optional=False):
-            if v is None and optional:
-                return None
-            if type(v) is not int or not 0 <= v < len(slot_types) or slot_types[v] != ptype or (
-                    ptype == "scp" and slot_levels[v] != level):
-                raise CompileError(f"directory names slot `{v}`, which is not a {ptype} slot")
-            return v
-
-        def text(v):
-            if type(v) is not str:
-                raise CompileError("directory entry is not a string")
-            return v
-
-        def tags(v):
-            return tuple((text(k), text(x)) for k, x in v)
-
-        def levels(v):
-            if v is None:
-                return None
-            return tuple(tuple(slot(s, "scp", i) for s in lv) for i, lv in enumerate(v))
-
+        n_slots = len(slot_codes)
+        slot_codes = np.asarray(slot_codes, dtype=np.int64)
+        slot_levels_list = np.asarray(slot_levels, dtype=np.int64).tolist()
+        slot_codes_list = slot_codes.tolist()
+        # One pass over the entries checks their shape and gathers every slot id by the type it must have; the
+        # ids are then checked in bulk.
+        want: dict = {"identity": [], "permission_boundary": [], "session": [], "resource": []}
+        identity_ids, boundary_ids, session_ids, resource_ids = (want["identity"], want["permission_boundary"],
+                                                                 want["session"], want["resource"])
         try:
-            principals = {text(arn): (tuple(slot(s, "identity") for s in i),
-                                      slot(b, "permission_boundary", optional=True),
-                                      slot(s, "session", optional=True), tags(t))
-                          for arn, i, b, s, t in d["principals"]}
-            roles = {(text(k[0]), text(k[1]), text(k[2])): text(arn) for k, arn in d["roles"]}
-            resources = {text(arn): (slot(s, "resource", optional=True), tags(t)) for arn, s, t in d["resources"]}
-            scps = {text(a): levels(lv) for a, lv in d["scps"]}
-            default = levels(d["scps_default"])
+            principals = {}
+            for arn, ids, b, s, t in d["principals"]:
+                if type(arn) is not str or type(ids) is not list or not _tags_ok(t):
+                    raise CompileError("directory principal entry is malformed")
+                identity_ids.extend(ids)
+                if b is not None:
+                    boundary_ids.append(b)
+                if s is not None:
+                    session_ids.append(s)
+                principals[arn] = (tuple(ids), b, s, tuple(map(tuple, t)))
+            roles = {}
+            for k, arn in d["roles"]:
+                if not (type(k) is list and len(k) == 3 and all(type(x) is str for x in k) and type(arn) is str):
+                    raise CompileError("directory role entry is malformed")
+                roles[tuple(k)] = arn
+            resources = {}
+            for arn, slot, t in d["resources"]:
+                if type(arn) is not str or not _tags_ok(t):
+                    raise CompileError("directory resource entry is malformed")
+                if slot is not None:
+                    resource_ids.append(slot)
+                resources[arn] = (slot, tuple(map(tuple, t)))
+            scps = {}
+            for a, lv in d["scps"]:
+                if type(a) is not str:
+                    raise CompileError("directory account entry is malformed")
+                scps[a] = _levels_from(lv, slot_codes_list, slot_levels_list)
+            default = _levels_from(d["scps_default"], slot_codes_list, slot_levels_list)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CompileError(f"directory is malformed: {exc}") from None
+        for ptype, ids in want.items():
+            if not ids:
+                continue
+            if not all(type(v) is int for v in ids):
+                raise CompileError(f"directory names a {ptype} slot that is not a number")
+            arr = np.array(ids, dtype=np.int64)
+            if (arr < 0).any() or (arr >= n_slots).any() or (slot_codes[arr] != TYPE_CODES[ptype]).any():
+                raise CompileError(f"directory names a slot that is not a {ptype} slot")
         return cls(principals, roles, resources, scps, default)
+
+
+def _tags_ok(t) -> bool:
+    return type(t) is list and all(type(kv) is list and len(kv) == 2 and type(kv[0]) is str and type(kv[1]) is str
+                                   for kv in t)
+
+
+def _levels_from(v, slot_codes: list, slot_levels: list):
+    if v is None:
+        return None
+    out = []
+    for i, lv in enumerate(v):
+        level = []
+        for sid in lv:
+            if type(sid) is not int or not 0 <= sid < len(slot_codes) or slot_codes[sid] != TYPE_CODES["scp"] or (
+                    slot_levels[sid] != i):
+                raise CompileError(f"directory names slot `{sid}`, which is not an scp slot at level {i}")
+            level.append(sid)
+        out.append(tuple(level))
+    return tuple(out)
 
 
 def _levels_to(levels):

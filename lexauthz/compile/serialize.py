@@ -16,10 +16,17 @@ Layout (all integers little-endian)::
             ...      blobs: one compact JSON document per distinct policy (name, findings, document)
 
 The arrays are an :class:`~lexauthz.compile.state.IndexState`: a load builds the engine's core from them directly,
-without reading a policy.  A policy's JSON is decoded when a residual condition check, a resource-policy principal
-or an explanation first needs it (:class:`SavedPlan`).  Every malformed file raises
-:class:`~lexauthz.errors.PlanFormatError` before anything is built: header, checksum, meta, every array's dtype,
-bounds and ids (:meth:`IndexState.check`), every slot and directory entry.
+without reading a policy.  The blobs come last in the zlib stream, so a load decompresses the stream only up to the
+end of the arrays; the rest is decompressed, and a policy's JSON decoded, when a residual condition check, a
+resource-policy principal or an explanation first needs it (:class:`SavedPlan`).
+
+A malformed file raises :class:`~lexauthz.errors.PlanFormatError` before anything is built: header, checksum (over
+the whole payload, blobs included), meta, every array's dtype, bounds and ids (:meth:`IndexState.check`), every slot
+and directory entry, each statement's policy type and SCP level.  What is only read lazily (the blob region's length
+and zlib stream, a blob's JSON and field types, each statement's effect and residual flags against its text) is
+checked when first read, and a failure there raises PlanFormatError for every request that needs it, never an
+answer.  The checksum finds corruption, not deliberate edits: an edited file that passes every check is loaded as
+written, so load engine files you trust.
 """
 from __future__ import annotations
 
@@ -153,35 +160,71 @@ def unpack(data: bytes) -> Saved:
     if hashlib.sha256(payload).digest() != digest:
         raise PlanFormatError("plan checksum does not match: the file is corrupt")
     try:
-        body = zlib.decompress(payload)
-    except zlib.error as exc:
-        raise PlanFormatError(f"plan payload is unreadable: {exc}") from None
-    try:
-        return _read_body(body)
+        return _read_body(_BodyReader(bytes(payload)))
     except PlanFormatError:
         raise
+    except zlib.error as exc:
+        raise PlanFormatError(f"plan payload is unreadable: {exc}") from None
     except (CompileError, KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError,
             RecursionError) as exc:
         raise PlanFormatError(f"plan payload is malformed: {exc}") from None
 
 
-def _read_body(body: bytes) -> Saved:
-    if len(body) < 8:
-        raise PlanFormatError("plan body is truncated")
-    (meta_len,) = _U64.unpack_from(body)
-    if 8 + meta_len > len(body):
-        raise PlanFormatError("plan meta runs past the end of the body")
-    meta = json.loads(body[8:8 + meta_len].decode("utf-8"))
+class _BodyReader:
+    """The zlib body read front to back: meta and arrays at load, the policy blobs at the end only when a policy is
+    first needed (their bytes are covered by the checksum checked at load; their decompression waits)."""
+
+    def __init__(self, payload: bytes):
+        self._z = zlib.decompressobj()
+        self._tail = payload
+        self._lock = threading.Lock()
+        self._rest = None
+        self._failure = None
+
+    def read(self, n: int) -> bytes:
+        if not 0 <= n <= _MAX_PAYLOAD:
+            raise PlanFormatError("plan body is truncated")
+        if n == 0:
+            return b""
+        out = self._z.decompress(self._tail, n)
+        self._tail = self._z.unconsumed_tail
+        if len(out) != n:
+            raise PlanFormatError("plan body is truncated")
+        return out
+
+    def rest(self, expected: int) -> bytes:
+        """The rest of the body, which must be exactly ``expected`` bytes and end the zlib stream."""
+        with self._lock:
+            if self._rest is None and self._failure is None:
+                try:
+                    out = self._z.decompress(self._tail) + self._z.flush()
+                    if len(out) != expected or not self._z.eof or self._z.unused_data:
+                        raise PlanFormatError("plan policy blobs do not fill the rest of the body")
+                    self._rest = out
+                except zlib.error as exc:
+                    self._failure = PlanFormatError(f"plan policy blobs are unreadable: {exc}")
+                except PlanFormatError as exc:
+                    self._failure = exc
+                self._tail = b""
+            if self._failure is not None:
+                raise PlanFormatError(str(self._failure))
+            return self._rest
+
+
+def _read_body(reader: _BodyReader) -> Saved:
+    (meta_len,) = _U64.unpack(reader.read(8))
+    meta = json.loads(reader.read(meta_len).decode("utf-8"))
     if not isinstance(meta, dict):
         raise PlanFormatError("plan meta is not an object")
     kind = meta["kind"]
     if kind not in ("policy_set", "applicable"):
         raise PlanFormatError(f"plan payload kind `{kind}` is unknown")
-    start = 8 + meta_len + len(_pad(meta_len))
+    if reader.read(len(_pad(meta_len))).strip(b"\0"):
+        raise PlanFormatError("plan meta padding is not zero")
     region_len = meta["arrays_bytes"]
-    if type(region_len) is not int or region_len < 0 or start + region_len > len(body):
+    if type(region_len) is not int or region_len < 0:
         raise PlanFormatError("plan arrays run past the end of the body")
-    region = memoryview(body)[start:start + region_len]
+    region = memoryview(reader.read(region_len))
     specs = dict(_array_specs())
     specs["blobs"] = np.uint64
     arrays = {}
@@ -211,11 +254,12 @@ def _read_body(body: bytes) -> Saved:
     except ValueError as exc:
         raise PlanFormatError(f"plan index is inconsistent: {exc}") from None
     blobs_off = arrays["blobs"]
-    blobs_start = start + region_len
     if (blobs_off.shape[0] < 1 or int(blobs_off[0]) != 0 or (np.diff(blobs_off.astype(np.int64)) < 0).any()
-            or blobs_start + int(blobs_off[-1]) != len(body)):
-        raise PlanFormatError("plan policy blobs do not fill the rest of the body")
-    plan = SavedPlan(meta["slots"], n_stmts, body, blobs_start, blobs_off.tolist(), meta["blob_errors"])
+            or int(blobs_off[-1]) > _MAX_PAYLOAD):
+        raise PlanFormatError("plan policy blob offsets are malformed")
+    blobs_len = int(blobs_off[-1])
+    plan = SavedPlan(meta["slots"], n_stmts, lambda: reader.rest(blobs_len), blobs_off.tolist(),
+                     meta["blob_errors"])
     plan.check_against(state)
     return Saved(kind, state, plan, meta)
 
@@ -240,6 +284,27 @@ class _SavedSlot:
         return p
 
 
+class _SavedSlots:
+    """``plan.slots`` of a :class:`SavedPlan`: each :class:`_SavedSlot` made on first access."""
+
+    __slots__ = ("_plan", "_made")
+
+    def __init__(self, plan, n):
+        self._plan = plan
+        self._made = [None] * n
+
+    def __len__(self):
+        return len(self._made)
+
+    def __getitem__(self, sid):
+        slot = self._made[sid]
+        if slot is None:
+            code, level, first, count, blob = self._plan._rows[sid].tolist()
+            slot = _SavedSlot(sid, TYPE_NAMES[code], None if level < 0 else level, first, count, self._plan, blob)
+            self._made[sid] = slot
+        return slot
+
+
 class _SavedStatements:
     """``plan.statements`` of a :class:`SavedPlan`: each slot's :class:`StatementInfo` list, built on first use."""
 
@@ -262,10 +327,9 @@ class SavedPlan:
     # at once build equal objects, and either may be kept.
     """
 
-    def __init__(self, slot_rows, n_stmts, body, blobs_start, blob_offsets, blob_errors):
+    def __init__(self, slot_rows, n_stmts, blob_region, blob_offsets, blob_errors):
         self.n_stmts = n_stmts
-        self._body = body
-        self._blobs_start = blobs_start
+        self._blob_region = blob_region  # () -> the policy blobs' bytes (decompressed on first call)
         self._blob_offsets = blob_offsets
         self._lock = threading.Lock()
         self._policies: dict = {}
@@ -281,22 +345,27 @@ class SavedPlan:
                 self._errors[int(b)] = tuple(_finding_from(f) for f in fs)
             except (TypeError, ValueError, IndexError) as exc:
                 raise PlanFormatError(f"plan errors of policy blob `{b}` are malformed: {exc}") from None
-        self.slots = []
-        expect = 0
-        for sid, row in enumerate(slot_rows):
-            code, level, first, count, blob = row
-            if (type(code) is not int or code not in TYPE_NAMES or type(level) is not int or type(first) is not int or type(count) is not int
-                    or type(blob) is not int or not 0 <= blob < nb or first != expect or count < 0
-                    or (level >= 0) != (TYPE_NAMES[code] == "scp") or not -1 <= level < 64):
-                raise PlanFormatError(f"plan slot {sid} is malformed")
-            if count and blob in self._errors:
-                raise PlanFormatError(f"plan slot {sid} holds statements of a refused policy")
-            expect = first + count
-            self.slots.append(_SavedSlot(sid, TYPE_NAMES[code], None if level < 0 else level, first, count, self,
-                                         blob))
-        if expect != n_stmts:
-            raise PlanFormatError(f"plan slots hold {expect} statements, the index {n_stmts}")
-        self._firsts = [s.first for s in self.slots]
+        # Slot rows, checked as a whole: [type code, SCP level or -1, first statement, statement count, blob].
+        if not (isinstance(slot_rows, list) and all(type(r) is list and len(r) == 5 for r in slot_rows)
+                and {type(x) for r in slot_rows for x in r} <= {int}):
+            raise PlanFormatError("plan slots are malformed")
+        rows = np.array(slot_rows, dtype=np.int64).reshape(len(slot_rows), 5)
+        code, level, first, count, blob = rows.T
+        starts = np.zeros(len(rows), dtype=np.int64)
+        if len(rows):
+            np.cumsum(count[:-1], out=starts[1:])
+        bad = ((code < 0) | (code >= len(TYPE_NAMES)) | (level < -1) | (level >= 64)
+               | ((level >= 0) != (code == TYPE_CODES["scp"])) | (count < 0) | (blob < 0) | (blob >= nb)
+               | (first != starts))
+        if self._errors:
+            bad |= (count > 0) & np.isin(blob, list(self._errors))
+        if bad.any():
+            raise PlanFormatError(f"plan slot {int(np.flatnonzero(bad)[0])} is malformed")
+        if int(count.sum()) != n_stmts:
+            raise PlanFormatError(f"plan slots hold {int(count.sum())} statements, the index {n_stmts}")
+        self._rows = rows
+        self.slots = _SavedSlots(self, len(rows))
+        self._firsts = first.tolist()
         self.statements = _SavedStatements(self)
         self._check_statements = None
 
@@ -308,12 +377,9 @@ class SavedPlan:
         # these checks and with their own bounds is loaded as written.  Memory safety never depends on the policy
         # text: every id and offset the kernel follows is bounds-checked by IndexState.check.
         """
-        want_type = np.zeros(self.n_stmts, dtype=np.uint8)
-        want_level = np.full(self.n_stmts, -1, dtype=np.int16)
-        for slot in self.slots:
-            want_type[slot.first:slot.first + slot.count] = TYPE_CODES[slot.policy_type]
-            if slot.level is not None:
-                want_level[slot.first:slot.first + slot.count] = slot.level
+        count = self._rows[:, 3]
+        want_type = np.repeat(self._rows[:, 0], count).astype(np.uint8)
+        want_level = np.repeat(self._rows[:, 1], count).astype(np.int16)
         if not (np.array_equal(want_type, state.stmt_type) and np.array_equal(want_level, state.stmt_level)):
             raise PlanFormatError("plan statement types or SCP levels disagree with its slots")
         effect = state.stmt_effect
@@ -334,17 +400,27 @@ class SavedPlan:
 
         self._check_statements = check
 
+    @property
+    def slot_codes(self) -> np.ndarray:
+        """Each slot's policy type code (``TYPE_CODES``)."""
+        return self._rows[:, 0]
+
+    @property
+    def slot_levels(self) -> np.ndarray:
+        """Each slot's SCP level, -1 for other policy types."""
+        return self._rows[:, 1]
+
     def slot_errors(self, slot_id: int) -> tuple:
         """The ERROR findings of the policy in slot ``slot_id``, without decoding the policy."""
-        return self._errors.get(self.slots[slot_id]._blob, ())
+        return self._errors.get(int(self._rows[slot_id, 4]), ()) if self._errors else ()
 
     def _policy(self, blob: int) -> NamedPolicy:
         p = self._policies.get(blob)
         if p is None:
-            start = self._blobs_start + self._blob_offsets[blob]
-            end = self._blobs_start + self._blob_offsets[blob + 1]
+            region = self._blob_region()
+            start, end = self._blob_offsets[blob], self._blob_offsets[blob + 1]
             try:
-                p = named_from_data(json.loads(self._body[start:end].decode("utf-8")))
+                p = named_from_data(json.loads(region[start:end].decode("utf-8")))
                 _check_named(p)
             except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
                 raise PlanFormatError(f"plan policy blob {blob} is malformed: {exc}") from None
