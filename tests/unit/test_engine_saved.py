@@ -583,16 +583,25 @@ def test_crafted_blob_region_is_refused_when_a_policy_is_first_needed(mutate):
     loaded = Engine.from_bytes(bad)  # the index is whole; the blobs are not read yet
     assert loaded._core.plan._policies == {}
     _, req = _target(PlanFile.decode(policy_set_data()).meta, "residual")
-    for _ in range(2):  # the failure is remembered, never turned into an answer
+    _assert_refused_when_needed(loaded, req)
+
+
+def _assert_refused_when_needed(loaded, req):
+    """Every way of asking ``req`` raises PlanFormatError, twice (a failure is never cached as an answer), and a
+    batch holding it is all ERROR, even its good row."""
+    p, a, r, c = [req.principal], [req.action], [req.resource], [req.context]
+    for _ in range(2):
         with pytest.raises(PlanFormatError):
             loaded.evaluate(req)
         with pytest.raises(PlanFormatError):
             loaded.is_allowed(req.principal, req.action, req.resource, req.context)
-        out = np.full(2, Decision.ALLOW, dtype=np.uint8)
+        out = np.full(3, Decision.ALLOW, dtype=np.uint8)
         with pytest.raises(PlanFormatError):
-            loaded.evaluate_batch([UNRELATED.principal, req.principal], [UNRELATED.action, req.action],
-                                  [UNRELATED.resource, req.resource], [None, req.context], out=out)
+            loaded.evaluate_batch([UNRELATED.principal] + p * 2, [UNRELATED.action] + a * 2,
+                                  [UNRELATED.resource] + r * 2, [None] + c * 2, out=out)
         assert (out == Decision.ERROR).all()
+        with pytest.raises(PlanFormatError):
+            loaded.encode(p, a, r, c)
 
 
 def _layout(fn):
@@ -766,19 +775,7 @@ def test_malformed_policy_blob_is_refused_when_first_needed(engine, change, targ
     assert loaded._core.plan._policies == {}
     # A request that does not need the blob is answered as the original answers it.
     assert loaded.evaluate(UNRELATED) == engine.evaluate(UNRELATED)
-    p, a, r, c = [req.principal], [req.action], [req.resource], [req.context]
-    for _ in range(2):  # a failure is not cached as an answer
-        with pytest.raises(PlanFormatError):
-            loaded.evaluate(req)
-        with pytest.raises(PlanFormatError):
-            loaded.is_allowed(req.principal, req.action, req.resource, req.context)
-        out = np.full(3, Decision.ALLOW, dtype=np.uint8)
-        with pytest.raises(PlanFormatError):
-            loaded.evaluate_batch([UNRELATED.principal] + p * 2, [UNRELATED.action] + a * 2,
-                                  [UNRELATED.resource] + r * 2, [None] + c * 2, out=out)
-        assert (out == Decision.ERROR).all()
-        with pytest.raises(PlanFormatError):
-            loaded.encode(p, a, r, c)
+    _assert_refused_when_needed(loaded, req)
 
 
 # =================================================================================================================
