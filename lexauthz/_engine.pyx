@@ -1782,7 +1782,7 @@ cdef class Core:
         cdef uint64_t h
         if raw is None:
             return self.empty_ctx
-        if isinstance(raw, _Context):
+        if type(raw) is _Context:
             # a Context of strings is found by its content as the dict it was made from
             d = raw.to_dict()
             if _dict_hash(d):
