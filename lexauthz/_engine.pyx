@@ -7,13 +7,13 @@ differential tests compare the two.
 
 How a batch is decided (:meth:`Core.encode_ids`, :meth:`Core.prepare`, :meth:`Core.run_prepared`):
 
-A. encode (GIL held): every string becomes an id through per-engine caches, so each distinct value is worked out
-   once per engine, not once per batch: a (principal, resource) pair becomes its *bundle* (the statements that apply
-   to the caller, and how resource policies name it), its tags and its same-account flag; an action and a resource
-   become an index row (a dense bitset over statement ids); a context (a dict of strings is found by content) plus
-   the tags becomes a condition environment and its tag row.  Strings never seen before are matched against every
-   pattern once, with the C wildcard matcher (csrc/lxa_glob.c), and cached, so they are never silently allowed or
-   denied.
+A. encode (GIL held): every string resolves once per engine to an entry: a principal to its layout parts, caller
+   account, tag context and bundle (the statements that apply to the caller, and how resource policies name it); a
+   resource to its index row (a dense bitset over statement ids), policy slot, tags and owner; an action to its row;
+   a dict context of strings, found by a content hash, to one Context, and with the principal's and resource's tags
+   to a condition environment and tag row.  Per-call maps from entries to row indexes are a small C hash table over
+   serials.  Strings never seen before are matched against every pattern once, with the C wildcard matcher
+   (csrc/lxa_glob.c), and cached, so they are never silently allowed or denied.
 B. candidates (GIL released): the sparse kernel `c_decide_sparse` walks the bundle's own statements (its *local
    view*: tens of sorted ids with flags, not a row over every statement) and tests each one's bit in the action,
    resource and tag rows.  A request none of whose candidates needs a residual check (a condition the index could
@@ -21,17 +21,18 @@ B. candidates (GIL released): the sparse kernel `c_decide_sparse` walks the bund
 C. residual checks (GIL held, in prepare): the compiled condition code runs once per candidate statement and
    distinct (environment, resource), memoised per engine; the results are stored per row as one bit per local
    position.
-D. decide (GIL released, run_prepared): the whole loop over ids, with the stored residual results.
-:meth:`Engine.encode` keeps the output of A-C (an EncodedBatch), so deciding it again is D alone.  `decide_one`
-(``is_allowed``) runs the same steps for one request without arrays.
+D. decide (GIL released): the whole loop over ids, with the stored residual results (``run_prepared``; a one-shot
+   string batch has ``prepare`` decide the rows B decided and the deferred ones after C, in one call).
+:meth:`Engine.encode` keeps the output of A-C (an EncodedBatch), so deciding it again is D alone.  `is_allowed`
+runs the same steps for one request without arrays.
 
 :meth:`Core.explain_one` (:meth:`Engine.evaluate`) runs the same walk for one request and also returns the matched
 statements its Response lists.
 
 NOTE: the residual condition code is Cython, but it works on Python objects: context values are read through the
 case-insensitive Context mapping, and numbers, dates, IP addresses and base-64 values are parsed with Python's
-decimal, ipaddress and base64 modules (policy values once at compile time, context values once per environment and
-value).  That is why phase C holds the GIL; phases B and D never touch a Python object.
+decimal, ipaddress and base64 modules (policy values once when a statement's check is first compiled, context values once per environment
+and value).  That is why phase C holds the GIL; phases B and D never touch a Python object.
 """
 
 cimport cython
