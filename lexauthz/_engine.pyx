@@ -32,7 +32,8 @@ statements its Response lists.
 NOTE: the residual condition code is Cython, but it works on Python objects: context values are read through the
 case-insensitive Context mapping, and numbers, dates, IP addresses and base-64 values are parsed with Python's
 decimal, ipaddress and base64 modules (policy values once, when a statement's check is first compiled; context
-values once per environment and value).  That is why phase C holds the GIL; phases B and D never touch a Python object.
+values once per environment and value).  That is why phase C holds the GIL; phases B and D never touch a Python
+object.
 """
 
 cimport cython
