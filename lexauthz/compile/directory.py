@@ -106,7 +106,6 @@ class Directory:
         resources = {}
         for res in ps.resources.values():
             resources[res.arn] = (None if res.policy is None else slots.one("resource", res.policy), tuple(res.tags))
-            builder.add_seen_resource(res.arn)
 
         def levels(account):
             lv = tuple(slots.many("scp", pols, i) for i, (_, pols) in enumerate(ps.scp_levels(account)))

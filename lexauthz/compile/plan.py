@@ -129,7 +129,6 @@ class Plan:
     dynamic_resource: BitMap
     tag_index: dict  # lower-cased key -> TagIndex
     seen_actions: list[str]
-    seen_resources: list[str]
 
     @property
     def n_stmts(self) -> int:
@@ -188,7 +187,6 @@ class PlanBuilder:
         self.slots: list[Slot] = []
         self._keys: dict = {}
         self._statements: list[StatementInfo] = []
-        self.seen_resources: list[str] = []
 
     def slot(self, policy_type: str, policy: NamedPolicy, level: int | None = None, *, key=None) -> int:
         """The slot id of ``policy`` in role ``policy_type`` (and SCP ``level``), adding it when new.
@@ -209,10 +207,6 @@ class PlanBuilder:
         self.slots.append(Slot(sid, policy_type, policy, level, first, len(self._statements) - first))
         self._keys[key] = sid
         return sid
-
-    def add_seen_resource(self, arn: str) -> None:
-        """A resource ARN known at compile time: its index row is computed once, up front."""
-        self.seen_resources.append(arn)
 
     def build(self) -> Plan:
         """Build the index over every statement added so far."""
@@ -253,8 +247,6 @@ class PlanBuilder:
                 target = t.eq if c.base == "StringEquals" else t.like
                 for v in c.values:
                     target.setdefault(v, BitMap()).add(s)
-        seen_res = list(dict.fromkeys(
-            self.seen_resources + [p for p in resource_pos if "*" not in p and "?" not in p]))
         return Plan(
             slots=list(self.slots),
             statements=list(self._statements),
@@ -267,5 +259,4 @@ class PlanBuilder:
             dynamic_resource=dynamic,
             tag_index=tags,
             seen_actions=list(seen_actions),
-            seen_resources=seen_res,
         )
