@@ -1395,12 +1395,8 @@ cdef class Core:
         # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
         self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
         self.empty_ctx = self.context_entry(None, 0)
-        # Rows for the actions policies name and the catalog's Lex actions, built up front.
-        # NOTE: resource rows are built on first use (then cached): at 100,000 statements, building one for every
-        # known resource up front was a third of the compile time.
-        for a in state.seen_actions:
-            self.action_cache[a] = self._table_row(self.act_globs.matching(_utf8(a)), self.act_pos, self.act_neg,
-                                                   self.not_action_all, None)
+        # NOTE: action and resource rows are built on first use, then cached: a load builds no row, and at 100,000
+        # statements building one for every known resource up front was a third of the compile time.
         self.index_bytes = self._measure()
 
     cdef _Residual _residual(self, Py_ssize_t s):

@@ -59,15 +59,6 @@ def _core_module():
     return _ENGINE_MODULE
 
 
-def _catalog_actions() -> list[str]:
-    try:
-        from .catalog import load_catalog
-
-        return [f"{a.service}:{a.name}".lower() for a in load_catalog().actions("lex")]
-    except Exception:  # pragma: no cover - the catalog is optional for compiling
-        return []
-
-
 # =================================================================================================================
 # Resolvers: which slots apply to a request
 # =================================================================================================================
@@ -154,7 +145,6 @@ class _DirectoryResolver:
 
 def _build_core(builder: PlanBuilder, use_index: bool):
     plan = builder.build()
-    plan.seen_actions = list(dict.fromkeys(plan.seen_actions + _catalog_actions()))
     return _core_module().Core(plan, index_state(plan, use_index))
 
 

@@ -128,7 +128,6 @@ class Plan:
     not_resource_all: BitMap
     dynamic_resource: BitMap
     tag_index: dict  # lower-cased key -> TagIndex
-    seen_actions: list[str]
 
     @property
     def n_stmts(self) -> int:
@@ -218,7 +217,6 @@ class PlanBuilder:
         not_resource_all = BitMap()
         dynamic = BitMap()
         tags: dict = {}
-        seen_actions: dict = {}
         for info in self._statements:
             s, st = info.id, info.statement
             if st.action is not None:
@@ -228,9 +226,6 @@ class PlanBuilder:
                 not_action_all.add(s)
                 for p in st.not_action:
                     action_neg.setdefault(p.lower(), BitMap()).add(s)
-            for p in (st.action or st.not_action or ()):
-                if "*" not in p and "?" not in p:
-                    seen_actions[p.lower()] = None
             if info.dynamic_resource:
                 dynamic.add(s)
             elif st.resource is not None:
@@ -258,5 +253,4 @@ class PlanBuilder:
             not_resource_all=not_resource_all,
             dynamic_resource=dynamic,
             tag_index=tags,
-            seen_actions=list(seen_actions),
         )

@@ -53,8 +53,7 @@ FORMAT_VERSION = 2
 _HEADER = struct.Struct("<8sIQ32s")
 _U64 = struct.Struct("<Q")
 _MAX_PAYLOAD = 1 << 34
-_STRING_FIELDS = ("action_patterns", "resource_patterns", "tag_keys", "tag_eq_values", "tag_like_patterns",
-                  "seen_actions")
+_STRING_FIELDS = ("action_patterns", "resource_patterns", "tag_keys", "tag_eq_values", "tag_like_patterns")
 
 
 def _array_specs():

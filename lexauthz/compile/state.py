@@ -61,7 +61,6 @@ class IndexState:
     tag_like_key: np.ndarray
     tag_like_patterns: tuple
     tag_like: tuple
-    seen_actions: tuple         # lower-cased actions whose rows are built up front
 
     def check(self) -> None:
         """Raise ``ValueError`` unless every array has its dtype and shape and every id is a statement id."""
@@ -93,7 +92,7 @@ class IndexState:
             _check_csr(name, getattr(self, name), m, n)
         for name, seq in (("action_patterns", self.action_patterns), ("resource_patterns", self.resource_patterns),
                           ("tag_keys", self.tag_keys), ("tag_eq_values", self.tag_eq_values),
-                          ("tag_like_patterns", self.tag_like_patterns), ("seen_actions", self.seen_actions)):
+                          ("tag_like_patterns", self.tag_like_patterns)):
             if not all(type(x) is str for x in seq):
                 raise ValueError(f"`{name}` must hold strings only")
         for name, keys, values in (("tag_eq_key", self.tag_eq_key, self.tag_eq_values),
@@ -191,5 +190,4 @@ def index_state(plan: Plan, use_index: bool = True) -> IndexState:
         tag_like_key=np.asarray([e[0] for e in like_entries], dtype=np.uint32),
         tag_like_patterns=tuple(e[1] for e in like_entries),
         tag_like=_csr(e[2] for e in like_entries),
-        seen_actions=tuple(plan.seen_actions) if use_index else (),
     )

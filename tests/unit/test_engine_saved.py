@@ -428,7 +428,6 @@ def _cases_policy_set():
                        ("tag_keys", "tag_constrained")):
         case(f"{field}-one-short", _drop_string(field))
     case("action-pattern-not-a-string", _meta(lambda m: _setitem(m["strings"]["action_patterns"], 0, 5)))
-    case("seen-action-not-a-string", _meta(lambda m: m["strings"]["seen_actions"].append(None)))
     case("strings-missing-a-field", _meta(lambda m: m["strings"].pop("tag_keys")))
     case("tag-eq-key-names-no-key", _array("tag_eq_key", _put(0, 7)))
     case("tag-like-key-one-extra", _array("tag_like_key", _append(0)))
