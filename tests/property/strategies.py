@@ -14,6 +14,7 @@ import random
 
 from hypothesis import strategies as st
 
+from lexauthz.compile.policy_set import PolicySet
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
 from lexauthz.policy.model import ConditionClause, PolicyDocument, Principal, Statement
 from lexauthz.request import Request
@@ -219,6 +220,36 @@ def bundles(draw):
                                                                max_size=2))))
                      for lv in range(draw(st.integers(0, 3))))
     return ApplicablePolicies(identity, resource, boundary, session, scps)
+
+
+@st.composite
+def policy_sets(draw):
+    """A random PolicySet over the pools above: principals (users and roles whose sessions resolve to them), a group,
+    tagged resources with resource policies, and SCPs for one listed account (the other one is unlisted)."""
+    ps = PolicySet()
+    ps.add_group("devs", [NamedPolicy("group/devs#0", draw(documents()))])
+    tag_values = KEYS["aws:PrincipalTag/team"]
+    for arn in PRINCIPALS[:: draw(st.integers(1, 3))]:
+        if arn.startswith("arn:aws:sts") or not arn.startswith("arn:"):
+            continue
+        ps.add_principal(
+            arn,
+            policies=[NamedPolicy(f"{arn}#{j}", d) for j, d in enumerate(draw(st.lists(documents(), max_size=2)))],
+            tags={"team": draw(st.sampled_from(tag_values))} if draw(st.booleans()) else None,
+            groups=["devs"] if draw(st.booleans()) else [],
+            permission_boundary=NamedPolicy(f"{arn}#pb", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
+            session_policy=NamedPolicy(f"{arn}#sp", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
+        )
+    for arn in RESOURCES[:: draw(st.integers(2, 5))]:
+        ps.add_resource(arn, tags={"team": draw(st.sampled_from(tag_values))} if draw(st.booleans()) else None,
+                        policy=(NamedPolicy(f"{arn}#rp", draw(documents(with_principal=True)))
+                                if draw(st.booleans()) else None))
+    if draw(st.booleans()):
+        ps.add_account(ACCOUNTS[0], ["ou-a", "ou-b"])
+        for target in draw(st.lists(st.sampled_from(["root", "ou-a", "ou-b", ACCOUNTS[0], ACCOUNTS[1]]),
+                                    max_size=4)):
+            ps.add_scp(target, NamedPolicy(f"scp/{target}", draw(documents(max_statements=2))))
+    return ps
 
 
 def _context(rng: random.Random) -> dict:

@@ -17,11 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lexauthz.decision import Decision
-from lexauthz.engine import Engine, PolicySet, compile_applicable
-from lexauthz.policy.applicable import NamedPolicy
+from lexauthz.engine import Engine, compile_applicable
 from lexauthz.reference import evaluate as reference_evaluate
 
-from strategies import ACCOUNTS, KEYS, PRINCIPALS, RESOURCES, bundles, documents, random_request, requests
+from strategies import bundles, policy_sets, random_request, requests
 
 #: Generated requests per policy bundle (plus the few hypothesis draws).
 REQUESTS_PER_BUNDLE = 150
@@ -91,34 +90,6 @@ def test_saved_and_pickled_engine_equals_original(bundle, seed):
 
 
 # -- policy sets: principals, groups, tags, resources, SCPs --------------------------------------------------------
-
-
-@st.composite
-def policy_sets(draw):
-    ps = PolicySet()
-    ps.add_group("devs", [NamedPolicy("group/devs#0", draw(documents()))])
-    tag_values = KEYS["aws:PrincipalTag/team"]
-    for i, arn in enumerate(PRINCIPALS[:: draw(st.integers(1, 3))]):
-        if arn.startswith("arn:aws:sts") or not arn.startswith("arn:"):
-            continue
-        ps.add_principal(
-            arn,
-            policies=[NamedPolicy(f"{arn}#{j}", d) for j, d in enumerate(draw(st.lists(documents(), max_size=2)))],
-            tags={"team": draw(st.sampled_from(tag_values))} if draw(st.booleans()) else None,
-            groups=["devs"] if draw(st.booleans()) else [],
-            permission_boundary=NamedPolicy(f"{arn}#pb", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
-            session_policy=NamedPolicy(f"{arn}#sp", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
-        )
-    for arn in RESOURCES[:: draw(st.integers(2, 5))]:
-        ps.add_resource(arn, tags={"team": draw(st.sampled_from(tag_values))} if draw(st.booleans()) else None,
-                        policy=(NamedPolicy(f"{arn}#rp", draw(documents(with_principal=True)))
-                                if draw(st.booleans()) else None))
-    if draw(st.booleans()):
-        ps.add_account(ACCOUNTS[0], ["ou-a", "ou-b"])
-        for target in draw(st.lists(st.sampled_from(["root", "ou-a", "ou-b", ACCOUNTS[0], ACCOUNTS[1]]),
-                                    max_size=4)):
-            ps.add_scp(target, NamedPolicy(f"scp/{target}", draw(documents(max_statements=2))))
-    return ps
 
 
 @_SLOW

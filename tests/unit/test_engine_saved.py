@@ -33,13 +33,13 @@ from lexauthz.compile.state import ARRAY_FIELDS, CSR_FIELDS
 from lexauthz.decision import Decision, Response
 from lexauthz.engine import Engine, PolicySet, compile_applicable
 from lexauthz.errors import PlanFormatError
-from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
+from lexauthz.policy.applicable import ApplicablePolicies
 from lexauthz.reference import evaluate as reference_evaluate
 from lexauthz.request import Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "property"))
 
-from strategies import ACCOUNTS, KEYS, PRINCIPALS, RESOURCES, documents, random_request  # noqa: E402
+from strategies import policy_sets, random_request  # noqa: E402
 
 _SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -557,14 +557,17 @@ def _without_blob_errors(pf):
     return pf
 
 
-@pytest.mark.parametrize("mutate", _cases_policy_set())
-def test_crafted_policy_set_file_is_refused(mutate):
-    data = policy_set_data()
+def _assert_refused_at_load(data: bytes, mutate) -> None:
     bad = mutate(PlanFile.decode(data))
     assert bad != data
     with pytest.raises(PlanFormatError) as info:
         Engine.from_bytes(bad)
     assert info.value.code == "E_PLAN_FORMAT"
+
+
+@pytest.mark.parametrize("mutate", _cases_policy_set())
+def test_crafted_policy_set_file_is_refused(mutate):
+    _assert_refused_at_load(policy_set_data(), mutate)
 
 
 #: Files whose policy-blob region is wrong: the checksum holds, the blobs are decompressed only when a policy is
@@ -632,12 +635,7 @@ def _cases_applicable():
 
 @pytest.mark.parametrize("mutate", _cases_applicable())
 def test_crafted_applicable_file_is_refused(mutate):
-    data = applicable_data()
-    bad = mutate(PlanFile.decode(data))
-    assert bad != data
-    with pytest.raises(PlanFormatError) as info:
-        Engine.from_bytes(bad)
-    assert info.value.code == "E_PLAN_FORMAT"
+    _assert_refused_at_load(applicable_data(), mutate)
 
 
 def test_crafted_file_on_disk_is_refused(tmp_path):
@@ -972,36 +970,6 @@ def test_threads_decoding_one_loaded_engine_agree(engine, requests_):
 # =================================================================================================================
 # 4. Properties: random policy sets, and random damage to a file
 # =================================================================================================================
-
-
-@st.composite
-def policy_sets(draw):
-    """A random policy set over the strategy pools: principals (users, a role its sessions resolve to), a group,
-    tagged resources with resource policies, and SCPs for one listed account (the other is unlisted)."""
-    ps = PolicySet()
-    ps.add_group("devs", [NamedPolicy("group/devs#0", draw(documents()))])
-    tag_values = KEYS["aws:PrincipalTag/team"]
-    for arn in PRINCIPALS[:: draw(st.integers(1, 3))]:
-        if arn.startswith("arn:aws:sts") or not arn.startswith("arn:"):
-            continue
-        ps.add_principal(
-            arn,
-            policies=[NamedPolicy(f"{arn}#{j}", d) for j, d in enumerate(draw(st.lists(documents(), max_size=2)))],
-            tags={"team": draw(st.sampled_from(tag_values))} if draw(st.booleans()) else None,
-            groups=["devs"] if draw(st.booleans()) else [],
-            permission_boundary=NamedPolicy(f"{arn}#pb", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
-            session_policy=NamedPolicy(f"{arn}#sp", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
-        )
-    for arn in RESOURCES[:: draw(st.integers(2, 5))]:
-        ps.add_resource(arn, tags={"team": draw(st.sampled_from(tag_values))} if draw(st.booleans()) else None,
-                        policy=(NamedPolicy(f"{arn}#rp", draw(documents(with_principal=True)))
-                                if draw(st.booleans()) else None))
-    if draw(st.booleans()):
-        ps.add_account(ACCOUNTS[0], ["ou-a", "ou-b"])
-        for target in draw(st.lists(st.sampled_from(["root", "ou-a", "ou-b", ACCOUNTS[0], ACCOUNTS[1]]),
-                                    max_size=4)):
-            ps.add_scp(target, NamedPolicy(f"scp/{target}", draw(documents(max_statements=2))))
-    return ps
 
 
 REQUESTS_PER_SET = 40
