@@ -1979,15 +1979,11 @@ cdef class Core:
                     o[i] = <uint8_t>d
         pflat_arr = np.zeros(max(total, 1), dtype=_U64)
         cdef uint64_t[::1] pflat = pflat_arr
-        cdef _Residual res
-        cdef dict memo = self.res_memo if self.use_index else {}
-        if len(memo) > 1 << 20:
-            memo.clear()
+        cdef dict memo = self._memo()
         cdef _Bundle b
         cdef const uint64_t *A
         cdef const uint64_t *R
         cdef const uint64_t *T
-        cdef uint32_t s
         # Phase C: residual checks, once per candidate statement and distinct (context, resource).
         for i in range(n):
             if poff[i] < 0:
@@ -1996,22 +1992,7 @@ cdef class Core:
             A = P.arows[ai[i]]
             R = P.rrows[ri[i]]
             T = P.trows[ti[i]]
-            for j in range(b.k):
-                if not (b.lfl[j] & LF_NEEDS):
-                    continue
-                s = b.stmts[j]
-                if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
-                    continue
-                # keyed by the engine's shared _Env (it keeps it alive) and the resource when the statement's
-                # Resource has variables
-                res = self._residual(s)
-                mk = (envs[ti[i]], rstrs[ri[i]] if res.dyn is not None else None, s)
-                ok = memo.get(mk)
-                if ok is None:
-                    ok = res.check(<_Env>envs[ti[i]], rstrs[ri[i]], self.use_index)
-                    memo[mk] = ok
-                if ok:
-                    lxa_bits_set(&pflat[poff[i]], j)
+            self._walk(b, A, R, T, envs[ti[i]], rstrs[ri[i]], &pflat[poff[i]], None, memo)
         P.poff = poff_arr
         P.pflat = pflat_arr
         if o != NULL:
@@ -2068,27 +2049,14 @@ cdef class Core:
         """``(decision, bundle, matched statement ids, action row, resource row, env, same account)`` of one request
         (the sparse kernel, for :meth:`lexauthz.engine.Engine.evaluate`); the strings are checked as
         :meth:`is_allowed` checks them."""
-        cdef _Bundle b
         cdef _PEntry pe
         cdef _REntry rent
         cdef _AEntry ae
         cdef _EnvEntry ee
-        cdef _Residual res
         if self.resolver is None:
             raise ValueError("the core is not bound to a resolver")
-        check = self.check_row
-        if type(p) is not str or type(a) is not str or type(r) is not str:
-            check(p, a, r)
-            p, a, r = str(p), str(a), str(r)
-        pe = self.p_entries.get(p)
-        rent = self.r_entries.get(r)
-        ae = self.a_entries.get(a)
-        if pe is None or rent is None or ae is None:
-            check(p, a, r)
-            pe = self._p_entry(self.resolver, p)
-            rent = self._r_entry(self.resolver, r)
-            ae = self._a_entry(a)
-        b = self._bundle_of(pe, rent)
+        pe, rent, ae, r = self._resolve(self.resolver, p, a, r, self.check_row)
+        cdef _Bundle b = self._bundle_of(pe, rent)
         if b.errors:
             return (DEF_ERROR, b, [], None, None, None, 0)
         cdef int same
@@ -2097,51 +2065,20 @@ cdef class Core:
         else:
             same = _same_account(pe, rent)
         ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
-        env = ee.env
         cdef const uint64_t *A = _fptr(ae.row)
         cdef const uint64_t *R = _fptr(rent.row)
         cdef const uint64_t *T = _fptr(ee.trow)
-        cdef Py_ssize_t j, words = (b.k >> 6) + 1
-        passed_arr = np.zeros(words, dtype=_U64)
-        cdef uint64_t *passed = _fptr(passed_arr)
-        cdef uint32_t s
+        passed_arr = np.zeros((b.k >> 6) + 1, dtype=_U64)
         cdef list matched = []
-        cdef dict memo = self.res_memo if self.use_index else {}
-        for j in range(b.k):
-            s = b.stmts[j]
-            if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
-                continue
-            if b.lfl[j] & LF_NEEDS:
-                res = self._residual(s)
-                mk = (env, r if res.dyn is not None else None, s)
-                ok = memo.get(mk)
-                if ok is None:
-                    ok = res.check(<_Env>env, r, self.use_index)
-                    if len(memo) > 1 << 20:
-                        memo.clear()
-                    memo[mk] = ok
-                if not ok:
-                    continue
-                lxa_bits_set(passed, j)
-            matched.append(s)
+        self._walk(b, A, R, T, ee.env, r, _fptr(passed_arr), matched, self._memo())
         cdef _SB sb
         _fill_sb(&sb, b)
-        cdef int d = c_decide_sparse(&sb, A, R, T, passed, self.p_type, self.p_eff, self.p_lvl, same)
-        return (d if d >= 0 else DEF_ERROR, b, matched, ae.row, rent.row, env, same)
+        cdef int d = c_decide_sparse(&sb, A, R, T, _fptr(passed_arr), self.p_type, self.p_eff, self.p_lvl, same)
+        return (d if d >= 0 else DEF_ERROR, b, matched, ae.row, rent.row, ee.env, same)
 
-    def decide_one(self, resolver, p, a, r, raw, check):
-        """The decision code of one request (strings to the sparse kernel; no arrays, no Response).
-
-        ``check(p, a, r)`` raises for a malformed request; it runs unless the strings were checked before.
-        """
-        return self._decide(resolver, p, a, r, raw, check)
-
-    cdef int _decide(self, resolver, p, a, r, raw, check) except -1:
-        cdef _Bundle b
-        cdef _PEntry pe
-        cdef _REntry rent
-        cdef _AEntry ae
-        cdef _EnvEntry ee
+    cdef tuple _resolve(self, resolver, p, a, r, check):
+        """``(principal entry, resource entry, action entry, resource)`` of one request; ``check(p, a, r)`` runs
+        unless every string already has an entry (which only a checked string gets)."""
         if type(p) is not str or type(a) is not str or type(r) is not str:
             check(p, a, r)
             p, a, r = str(p), str(a), str(r)
@@ -2154,25 +2091,74 @@ cdef class Core:
             pe = self._p_entry(resolver, p)
             rent = self._r_entry(resolver, r)
             ae = self._a_entry(a)
-        b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
+        return (pe, rent, ae, r)
+
+    cdef bint _passes(self, uint32_t s, env, str r, dict memo) except -1:
+        """The residual check of statement ``s`` for a condition environment and resource, memoised in ``memo``
+        (keyed by the environment, which the key keeps alive, and by the resource only when the statement's Resource
+        has policy variables)."""
+        cdef _Residual res = self._residual(s)
+        mk = (env, r if res.dyn is not None else None, s)
+        ok = memo.get(mk)
+        if ok is None:
+            ok = res.check(<_Env>env, r, self.use_index)
+            if len(memo) > 1 << 20:
+                memo.clear()
+            memo[mk] = ok
+        return ok
+
+    cdef dict _memo(self):
+        """Where residual results are memoised: per engine, or per call for the brute-force twin."""
+        return self.res_memo if self.use_index else {}
+
+    cdef int _walk(self, _Bundle b, const uint64_t *A, const uint64_t *R, const uint64_t *T, env, str r,
+                   uint64_t *passed, list matched, dict memo) except -1:
+        """Phase C for one request: set the ``passed`` bit (by local position) of each candidate of ``b`` whose
+        residual check passes; with ``matched``, also append every candidate that matches (its check, if any,
+        passing)."""
+        cdef Py_ssize_t j
+        cdef uint32_t s
+        for j in range(b.k):
+            if matched is None and not (b.lfl[j] & LF_NEEDS):
+                continue
+            s = b.stmts[j]
+            if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
+                continue
+            if b.lfl[j] & LF_NEEDS:
+                if not self._passes(s, env, r, memo):
+                    continue
+                lxa_bits_set(passed, j)
+            if matched is not None:
+                matched.append(s)
+        return 0
+
+    def decide_one(self, resolver, p, a, r, raw, check):
+        """The decision code of one request (strings to the sparse kernel; no arrays, no Response).
+
+        ``check(p, a, r)`` raises for a malformed request; it runs unless the strings were checked before.
+        """
+        return self._decide(resolver, p, a, r, raw, check)
+
+    cdef int _decide(self, resolver, p, a, r, raw, check) except -1:
+        cdef _PEntry pe
+        cdef _REntry rent
+        cdef _AEntry ae
+        cdef _EnvEntry ee
+        pe, rent, ae, r = self._resolve(resolver, p, a, r, check)
+        cdef _Bundle b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
         if b.errors:
             return DEF_ERROR
-        arow = ae.row
-        rrow = rent.row
         ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
-        trow = ee.trow
         cdef int same = _same_account(pe, rent)
         cdef _SB sb
         _fill_sb(&sb, b)
-        cdef const uint64_t *A = _fptr(arow)
-        cdef const uint64_t *R = _fptr(rrow)
-        cdef const uint64_t *T = _fptr(trow)
-        cdef const uint8_t *tmv = self.p_type
-        cdef const uint8_t *emv = self.p_eff
-        cdef const int16_t *lmv = self.p_lvl
-        cdef int d = c_decide_sparse(&sb, A, R, T, NULL, tmv, emv, lmv, same)
+        cdef const uint64_t *A = _fptr(ae.row)
+        cdef const uint64_t *R = _fptr(rent.row)
+        cdef const uint64_t *T = _fptr(ee.trow)
+        cdef int d = c_decide_sparse(&sb, A, R, T, NULL, self.p_type, self.p_eff, self.p_lvl, same)
         if d >= 0:
             return d
+        # Deferred: a candidate needs a residual check, and no Deny decided without one.
         cdef uint64_t local[8]
         cdef Py_ssize_t words = (b.k >> 6) + 1
         cdef uint64_t *passed = &local[0]
@@ -2181,29 +2167,9 @@ cdef class Core:
         if passed == NULL:
             raise MemoryError()
         memset(passed, 0, words * sizeof(uint64_t))
-        cdef Py_ssize_t j
-        cdef uint32_t s
-        cdef _Residual res
-        cdef dict memo = self.res_memo if self.use_index else {}
-        env = ee.env
         try:
-            for j in range(b.k):
-                if not (b.lfl[j] & LF_NEEDS):
-                    continue
-                s = b.stmts[j]
-                if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
-                    continue
-                res = self._residual(s)
-                mk = (env, r if res.dyn is not None else None, s)
-                ok = memo.get(mk)
-                if ok is None:
-                    ok = res.check(<_Env>env, r, self.use_index)
-                    if len(memo) > 1 << 20:
-                        memo.clear()
-                    memo[mk] = ok
-                if ok:
-                    lxa_bits_set(passed, j)
-            d = c_decide_sparse(&sb, A, R, T, passed, tmv, emv, lmv, same)
+            self._walk(b, A, R, T, ee.env, r, passed, None, self._memo())
+            d = c_decide_sparse(&sb, A, R, T, passed, self.p_type, self.p_eff, self.p_lvl, same)
         finally:
             if passed != &local[0]:
                 free(passed)
