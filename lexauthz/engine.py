@@ -65,16 +65,11 @@ def _core_module():
 
 
 class _FixedResolver:
-    """One bundle of policies for every request (:func:`compile_applicable`)."""
+    """One bundle of policies for every request (:func:`compile_applicable`); the resolver interface
+    :class:`~lexauthz.compile.directory.Directory` also has (``principal``, ``resource``)."""
 
     def __init__(self, layout: Layout):
         self._layout = layout
-
-    def layout(self, principal: str, resource: str) -> Layout:
-        return self._layout
-
-    def tags(self, principal: str, resource: str):
-        return ()
 
     def principal(self, principal: str):
         lay = self._layout
@@ -82,60 +77,6 @@ class _FixedResolver:
 
     def resource(self, resource: str):
         return self._layout.resource, ()
-
-
-class _DirectoryResolver:
-    """Layouts and tag context of a compiled policy set (:class:`~lexauthz.compile.directory.Directory`), cached."""
-
-    def __init__(self, directory: Directory):
-        self.directory = directory
-        self._cache: dict = {}
-        self._by_principal: dict = {}
-        self._tags: dict = {}
-
-    def layout(self, principal: str, resource: str) -> Layout:
-        key = (principal, resource)
-        lay = self._cache.get(key)
-        if lay is not None:
-            return lay
-        # The principal's part of the layout depends on the principal only: computed once per principal.
-        part = self._by_principal.get(principal)
-        if part is None:
-            part = self.directory.principal_part(principal)
-            if len(self._by_principal) > 65536:
-                self._by_principal.clear()
-            self._by_principal[principal] = part
-        identity, boundary, session, scps = part
-        res = self.directory.resources.get(resource)
-        lay = Layout(identity, None if res is None else res[0], boundary, session, scps)
-        if len(self._cache) > 65536:
-            self._cache.clear()
-        self._cache[key] = lay
-        return lay
-
-    def principal(self, principal: str):
-        """``((identity, boundary, session, scps) slot ids, principal tag context entries)``."""
-        d = self.directory
-        rec = d.record(principal)
-        return d.principal_part(principal), (() if rec is None else
-                                             tuple((f"aws:PrincipalTag/{k}", v) for k, v in rec[3]))
-
-    def resource(self, resource: str):
-        """``(resource-policy slot id or None, resource tag context entries)``."""
-        res = self.directory.resources.get(resource)
-        if res is None:
-            return None, ()
-        return res[0], tuple((f"aws:ResourceTag/{k}", v) for k, v in res[1])
-
-    def tags(self, principal: str, resource: str):
-        key = (principal, resource)
-        hit = self._tags.get(key)
-        if hit is None:
-            hit = self.directory.tag_context(principal, resource)
-            if len(self._tags) > 65536:
-                self._tags.clear()
-            self._tags[key] = hit
-        return hit
 
 
 # =================================================================================================================
@@ -165,7 +106,7 @@ def _compile_policy_set_now(ps: PolicySet, use_index: bool) -> "Engine":
     builder = PlanBuilder()
     directory = Directory.build(ps.snapshot(), builder)
     core = _build_core(builder, use_index)
-    return Engine._new(core, _DirectoryResolver(directory), ("policy_set", directory), time.perf_counter() - t0)
+    return Engine._new(core, directory, ("policy_set", directory), time.perf_counter() - t0)
 
 
 def compile_applicable(applicable: ApplicablePolicies, *, use_index: bool = True) -> "Engine":
@@ -574,8 +515,7 @@ class Engine:
         codes, levels = plan.slot_codes, plan.slot_levels
         try:
             if saved.kind == "policy_set":
-                source = Directory.from_data(meta["directory"], codes, levels)
-                resolver = _DirectoryResolver(source)
+                source = resolver = Directory.from_data(meta["directory"], codes, levels)
             else:
                 source = _layout_from(meta["layout"], [TYPE_NAMES[c] for c in codes.tolist()],
                                       [None if lv < 0 else lv for lv in levels.tolist()])

@@ -2,9 +2,11 @@
 
 A :class:`Directory` is what a compiled :class:`~lexauthz.compile.policy_set.PolicySet` leaves behind once every
 policy has a slot: per principal its identity, boundary and session slots and its tags; per resource its policy slot
-and tags; per account its SCP levels.  It answers ``layout(principal, resource)`` with the same rules as
-:meth:`PolicySet.applicable` (a role session uses its role's record; an account the organization does not list gets
-the root's SCPs only) without touching a policy document, so a saved engine loads it as plain data.
+and tags; per account its SCP levels.  It answers :meth:`Directory.principal` and :meth:`Directory.resource` (the
+slots and tag context of a request's principal and resource) with the same rules as :meth:`PolicySet.applicable` (a
+role session uses its role's record; an account the organization does not list gets the root's SCPs only) without
+touching a policy document, so a saved engine loads it as plain data.  The engine's core asks once per distinct
+principal and resource and keeps the answers.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CompileError
-from .plan import TYPE_CODES, Layout, PlanBuilder
+from .plan import TYPE_CODES, PlanBuilder
 from .policy_set import PolicySet, _account_of, session_role_key
 
 __all__ = ["Directory"]
@@ -132,31 +134,26 @@ class Directory:
                     rec = self.principals.get(arn)
         return rec
 
-    def principal_part(self, principal: str) -> tuple:
-        """``(identity, boundary, session, scps)`` slot ids for ``principal``."""
+    def principal(self, principal: str) -> tuple:
+        """``((identity, boundary, session, scps) slot ids, tag context)`` of a request's principal: the
+        ``aws:PrincipalTag/k`` entries its tags give, as :meth:`PolicySet.tag_context` gives them."""
         rec = self.record(principal)
-        identity, boundary, session = (rec[0], rec[1], rec[2]) if rec is not None else ((), None, None)
+        if rec is None:
+            identity, boundary, session, tags = (), None, None, ()
+        else:
+            identity, boundary, session = rec[0], rec[1], rec[2]
+            tags = tuple((f"aws:PrincipalTag/{k}", v) for k, v in rec[3])
         account = _account_of(principal)
         scps = None if account is None else self.scps.get(account, self.scps_default)
-        return identity, boundary, session, scps
+        return (identity, boundary, session, scps), tags
 
-    def layout(self, principal: str, resource: str) -> Layout:
-        """The slots that apply to a request of ``principal`` on ``resource``."""
-        identity, boundary, session, scps = self.principal_part(principal)
+    def resource(self, resource: str) -> tuple:
+        """``(resource-policy slot or None, tag context)`` of a request's resource: the ``aws:ResourceTag/k``
+        entries its tags give."""
         res = self.resources.get(resource)
-        return Layout(identity, None if res is None else res[0], boundary, session, scps)
-
-    def tag_context(self, principal: str, resource: str) -> tuple[tuple[str, str], ...]:
-        """The context entries the principal's and resource's tags give (``aws:PrincipalTag/k``,
-        ``aws:ResourceTag/k``), as :meth:`PolicySet.tag_context` gives them."""
-        out = []
-        rec = self.record(principal)
-        if rec is not None:
-            out.extend((f"aws:PrincipalTag/{k}", v) for k, v in rec[3])
-        res = self.resources.get(resource)
-        if res is not None:
-            out.extend((f"aws:ResourceTag/{k}", v) for k, v in res[1])
-        return tuple(out)
+        if res is None:
+            return None, ()
+        return res[0], tuple((f"aws:ResourceTag/{k}", v) for k, v in res[1])
 
     # -- data ---------------------------------------------------------------------------------------------------
 
