@@ -113,7 +113,7 @@ class Workload:
 
     def policy_set(self):
         """The workload as a :class:`lexauthz.engine.PolicySet` (shared documents parsed once)."""
-        from lexauthz.engine import PolicySet
+        from lexauthz.account import PolicySet
         from lexauthz.policy.applicable import NamedPolicy
         from lexauthz.policy.parser import parse_policy
 
@@ -128,7 +128,7 @@ class Workload:
         ps = PolicySet()
         for p in self.principals:
             ps.add_principal(p.arn, [named(n) for n in p.policies], tags=p.tags,
-                             permission_boundary=named(p.boundary) if p.boundary else None)
+                             permissions_boundary=named(p.boundary) if p.boundary else None)
         for arn, (tags, pol) in self.resources.items():
             ps.add_resource(arn, tags=tags, policy=named(pol) if pol else None)
         for target, pol in self.scps:

@@ -30,7 +30,7 @@ from .request import Context, Request
 __version__ = "0.1.0"
 
 # The compiled engine pulls in numpy and pyroaring: load it on first use, so that `import lexauthz` stays light.
-_LAZY = {"PolicySet": "engine", "Engine": "engine"}
+_LAZY = {"PolicySet": "account", "Engine": "engine"}
 
 
 def __getattr__(name: str):

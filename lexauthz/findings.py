@@ -71,6 +71,7 @@ _SPECS = [
     FindingSpec("E_POLICY_TOO_LARGE", _E, "the policy exceeds AWS's size quota for its type", "POLICY_SIZE_EXCEEDED"),
     FindingSpec("E_UNRESOLVED_POLICY", _E,
                 "a principal is attached to a managed policy the authorization details do not contain"),
+    FindingSpec("W_TRUNCATED_EXPORT", _W, "the authorization details are one page of a truncated export"),
     # catalog
     FindingSpec("W_UNKNOWN_ACTION", _W, "an action is not defined by its service", "INVALID_ACTION"),
     FindingSpec("W_UNKNOWN_SERVICE", _W, "a service prefix is not known", "INVALID_SERVICE"),

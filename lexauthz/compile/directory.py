@@ -1,6 +1,6 @@
 """Which compiled slots apply to a request: a policy set reduced to slot ids, tags and names.
 
-A :class:`Directory` is what a compiled :class:`~lexauthz.compile.policy_set.PolicySet` leaves behind once every
+A :class:`Directory` is what a compiled :class:`~lexauthz.account.PolicySet` leaves behind once every
 policy has a slot: per principal its identity, boundary and session slots and its tags; per resource its policy slot
 and tags; per account its SCP levels.  It answers :meth:`Directory.principal` and :meth:`Directory.resource` (the
 slots and tag context of a request's principal and resource) with the same rules as :meth:`PolicySet.applicable` (a
@@ -16,9 +16,31 @@ import numpy as np
 
 from ..errors import CompileError
 from .plan import TYPE_CODES, PlanBuilder
-from .policy_set import PolicySet, _account_of, session_role_key
 
 __all__ = ["Directory"]
+
+
+# NOTE: the two ARN readers below are the compiled side's own, written apart from the account model's resolution
+# (lexauthz.account.policy_set), so that the differential tests check one against the other.
+
+def session_role_key(principal: str) -> tuple[str, str, str] | None:
+    """``(partition, account, role name)`` of an ``arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`` ARN."""
+    if not principal.startswith("arn:"):
+        return None
+    head, sep, rest = principal.partition(":assumed-role/")
+    parts = head.split(":")
+    if not sep or len(parts) != 5 or parts[2] != "sts":
+        return None
+    role, slash, _ = rest.partition("/")
+    return (parts[1], parts[4], role) if slash else None
+
+
+def _account_of(principal: str) -> str | None:
+    """The account field of an ARN principal (``None`` for a service name, ``*`` or an ARN without one)."""
+    parts = principal.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    return parts[4] or None
 
 
 class _HashOnce:
@@ -91,7 +113,7 @@ class Directory:
     scps_default: tuple | None
 
     @classmethod
-    def build(cls, ps: PolicySet, builder: PlanBuilder) -> "Directory":
+    def build(cls, ps, builder: PlanBuilder) -> "Directory":
         """Give every policy of ``ps`` its slots in ``builder`` and record which apply to whom."""
         slots = _SlotAssigner(builder)
         principals = {}

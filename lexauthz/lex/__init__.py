@@ -2,9 +2,8 @@
 
 A Lex API call (:class:`LexCall`) becomes the IAM authorization request(s) AWS evaluates for it
 (:func:`to_requests`), with the principal context from a :class:`PrincipalStore` and the resource tags from a
-:class:`ResourceStore`.  :func:`load_account` reads the bundled example account (``lexauthz/examples/account.json``).
+:class:`ResourceStore`.  :func:`load_demo` reads the bundled example's curated calls; accounts are :mod:`lexauthz.account`'s.
 """
-from .account import Account, Attachments, DemoCase, account_from_dict, load_account, load_demo
 from .arns import (
     ALL,
     ALL_ALIASES,
@@ -18,6 +17,7 @@ from .arns import (
     parse_arn,
 )
 from .call import LexCall, authorization_requests, call_decision, plan_call, to_requests
+from .demo_calls import DemoCase, load_demo
 from .operations import OPERATIONS, Api, Operation, Step, TagSource, get_operation, operations_named
 from .principals import IamRole, IamUser, PrincipalStore, PrincipalType, ResolvedPrincipal, RoleSession
 from .resources import CHANNEL_TYPES, LexResource, ResourceStore
@@ -26,9 +26,7 @@ from .tags import Tags, parse_tags
 __all__ = [
     "ALL",
     "ALL_ALIASES",
-    "Account",
     "Api",
-    "Attachments",
     "CHANNEL_TYPES",
     "DemoCase",
     "Family",
@@ -49,14 +47,12 @@ __all__ = [
     "Step",
     "TagSource",
     "Tags",
-    "account_from_dict",
     "authorization_requests",
     "build_arn",
     "call_decision",
     "classify_qualifier",
     "get_operation",
     "is_v2_arn",
-    "load_account",
     "load_demo",
     "operations_named",
     "parse_arn",

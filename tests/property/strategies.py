@@ -14,7 +14,7 @@ import random
 
 from hypothesis import strategies as st
 
-from lexauthz.compile.policy_set import PolicySet
+from lexauthz.account import PolicySet
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
 from lexauthz.policy.model import ConditionClause, PolicyDocument, Principal, Statement
 from lexauthz.request import Request
@@ -237,7 +237,7 @@ def policy_sets(draw):
             policies=[NamedPolicy(f"{arn}#{j}", d) for j, d in enumerate(draw(st.lists(documents(), max_size=2)))],
             tags={"team": draw(st.sampled_from(tag_values))} if draw(st.booleans()) else None,
             groups=["devs"] if draw(st.booleans()) else [],
-            permission_boundary=NamedPolicy(f"{arn}#pb", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
+            permissions_boundary=NamedPolicy(f"{arn}#pb", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
             session_policy=NamedPolicy(f"{arn}#sp", draw(documents())) if draw(st.integers(0, 3)) == 0 else None,
         )
     for arn in RESOURCES[:: draw(st.integers(2, 5))]:

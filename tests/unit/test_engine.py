@@ -9,7 +9,8 @@ import pytest
 
 from lexauthz.decision import Decision
 from lexauthz.compile.plan import Layout
-from lexauthz.engine import Engine, PolicySet, compile_applicable
+from lexauthz.account import PolicySet
+from lexauthz.engine import Engine, compile_applicable
 from lexauthz.errors import Finding, PlanFormatError, RequestError, Severity
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
 from engine_builders import clause, doc

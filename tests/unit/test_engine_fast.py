@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from lexauthz.decision import Decision
-from lexauthz.engine import EncodedBatch, PolicySet, compile_applicable
+from lexauthz.account import PolicySet
+from lexauthz.engine import EncodedBatch, compile_applicable
 from lexauthz.errors import Finding, RequestError, Severity
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
 from engine_builders import clause, doc

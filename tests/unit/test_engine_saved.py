@@ -31,7 +31,8 @@ from lexauthz.compile import serialize
 from lexauthz.compile.plan import TYPE_CODES
 from lexauthz.compile.state import ARRAY_FIELDS, CSR_FIELDS
 from lexauthz.decision import Decision, Response
-from lexauthz.engine import Engine, PolicySet, compile_applicable
+from lexauthz.account import PolicySet
+from lexauthz.engine import Engine, compile_applicable
 from lexauthz.errors import PlanFormatError
 from lexauthz.policy.applicable import ApplicablePolicies
 from lexauthz.reference import evaluate as reference_evaluate
@@ -204,10 +205,10 @@ def build_policy_set() -> PolicySet:
                 _stmt("Allow", "lex:Delete*", f"arn:aws:lex:*:{B}:*", not_action=True, not_resource=True,
                       condition={"StringEquals": {"aws:ResourceTag/team": "ml"}})),
     ], tags={"team": "ml"}, groups=["devs"],
-        permission_boundary=_policy(_stmt("Allow", "lex:*", "*"), _stmt("Deny", "lex:PostContent", "*")))
+        permissions_boundary=_policy(_stmt("Allow", "lex:*", "*"), _stmt("Deny", "lex:PostContent", "*")))
     ps.add_principal(ROLE, policies=[
         _policy(_stmt("Allow", "lex:*", "arn:aws:lex:*:*:bot:${aws:username}*")),
-    ], permission_boundary=_policy(_stmt("Allow", "lex:*", "*")),
+    ], permissions_boundary=_policy(_stmt("Allow", "lex:*", "*")),
         session_policy=_policy(_stmt("Allow", ["lex:Recognize*", "lex:Get*", "lex:Post*"], "*")))
     ps.add_principal(BOB, policies=[_policy(_stmt("Allow", "lex:*", "*"))], groups=["devs"], tags={"team": "ops"})
     ps.add_principal(BROKEN, policies=[_policy({"Effect": "Maybe", "Action": "lex:*", "Resource": "*"})])
@@ -913,7 +914,7 @@ def test_compiling_gives_the_same_bytes_under_another_hash_seed():
     import lexauthz
 
     source = json.dumps(build_policy_set().to_data())
-    script = ("import hashlib, json, sys\nfrom lexauthz.engine import PolicySet\n"
+    script = ("import hashlib, json, sys\nfrom lexauthz.account import PolicySet\n"
               "ps = PolicySet.from_data(json.load(sys.stdin))\n"
               "print(hashlib.sha256(ps.compile().to_bytes()).hexdigest())\n")
     env = dict(os.environ, PYTHONPATH=str(Path(lexauthz.__file__).resolve().parent.parent))

@@ -9,7 +9,9 @@ import pytest
 
 from lexauthz.decision import Decision
 from lexauthz.errors import RequestError
-from lexauthz.lex import account_from_dict, call_decision, load_account, load_demo, to_requests
+from lexauthz.account.native import read_account_file as account_from_dict
+from lexauthz.account.native import read_account_path as load_account
+from lexauthz.lex import call_decision, load_demo, to_requests
 from lexauthz.policy import load_policy, validate_policy
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
 from lexauthz.reference import evaluate
@@ -187,14 +189,14 @@ def test_inline_policies_and_relative_files(tmp_path):
 
 @pytest.mark.parametrize("calls,code,path", [
     ([{"id": "a", "call": {"operation": "GetBots", "caller": MARIA}, "expect": "Allowed"},
-      {"id": "a", "call": {"operation": "GetBots", "caller": MARIA}, "expect": "Allowed"}], "E_INVALID_ACCOUNT_FILE",
+      {"id": "a", "call": {"operation": "GetBots", "caller": MARIA}, "expect": "Allowed"}], "E_INVALID_CALL_FILE",
      "$.calls[1].id"),
-    ([{"id": "a", "call": {"operation": "GetBots", "caller": MARIA}, "expect": "Allow"}], "E_INVALID_ACCOUNT_FILE",
+    ([{"id": "a", "call": {"operation": "GetBots", "caller": MARIA}, "expect": "Allow"}], "E_INVALID_CALL_FILE",
      "$.calls[0].expect"),
     ([{"id": "a", "call": {"operation": "GetBots", "caller": MARIA, "region": "x"}, "expect": "Allowed"}],
      "E_INVALID_REGION", "$.calls[0].call.region"),
     ([{"id": "a", "call": {"operation": "GetBots", "caller": MARIA}, "expect": "Allowed", "note": ""}],
-     "E_INVALID_ACCOUNT_FILE", "$.calls[0]"),
+     "E_INVALID_CALL_FILE", "$.calls[0]"),
 ])
 def test_demo_file_errors(tmp_path, account, calls, code, path):
     with pytest.raises(RequestError) as e:

@@ -5,7 +5,7 @@ import json
 import urllib.parse
 
 from lexauthz.decision import Decision
-from lexauthz.engine import PolicySet
+from lexauthz.account import PolicySet
 from lexauthz.reference import evaluate as reference_evaluate
 from lexauthz.request import Request
 
@@ -35,7 +35,7 @@ def test_groups_sessions_boundaries_and_tags():
     ps = PolicySet()
     ps.add_group("devs", [DENY_DELETE])
     ps.add_principal(USER, [ALLOW_LEX], groups=["devs"], tags={"team": "ml"})
-    ps.add_principal(ROLE, [ALLOW_LEX], permission_boundary=policy(
+    ps.add_principal(ROLE, [ALLOW_LEX], permissions_boundary=policy(
         {"Effect": "Allow", "Action": "lex:Get*", "Resource": "*"}))
     ps.add_resource(BOT, tags={"team": "ml"})
     engine = ps.compile()

@@ -29,15 +29,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..decision import Decision
 from ..errors import RequestError
-from ._frozen import FrozenMap
-from .arns import LexArn, check_account, check_region
-from .call import LexCall
-from .principals import PrincipalStore, PrincipalType
-from .resources import ResourceStore
+from ..lex._frozen import FrozenMap
+from ..lex.arns import LexArn, check_account, check_region
+from ..lex.principals import PrincipalStore, PrincipalType
+from ..lex.resources import ResourceStore
+from ..policy.applicable import NamedPolicy
+from ..policy.validate import validate_policy
+from .model import Account
+from .policy_set import PolicySet
 
-__all__ = ["Attachments", "Account", "DemoCase", "load_account", "load_demo", "account_from_dict"]
+__all__ = ["AccountFile", "Attachments", "account_from_dict", "is_account_file", "read_account_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +53,8 @@ class Attachments:
 
 
 @dataclass(frozen=True, slots=True)
-class Account:
-    """An account as loaded from an account file: stores, named policies and attachments.
+class AccountFile:
+    """An account file as read: stores, named policies and attachments (:meth:`to_account` makes the model).
 
     ``policies`` maps a policy name to its JSON text; :meth:`policy` returns a fresh ``dict``.  ``policy_files``
     maps the names loaded from files to their paths (for findings with line numbers).
@@ -68,6 +70,7 @@ class Account:
     policy_files: FrozenMap = field(default_factory=FrozenMap, repr=False)
     partition: str = "aws"
     source: str | None = None
+    organization: Mapping = field(default_factory=dict, repr=False)
 
     @property
     def policy_names(self) -> tuple[str, ...]:
@@ -163,8 +166,8 @@ def _name(value: Any, path: str, policies: Mapping) -> str | None:
     return value
 
 
-def account_from_dict(data: Mapping, *, base_dir: str | None = None, source: str | None = None) -> Account:
-    """Build an :class:`Account` from the parsed account file; policy paths are relative to ``base_dir``.
+def read_account_file(data: Mapping, *, base_dir: str | None = None, source: str | None = None) -> AccountFile:
+    """Build an :class:`AccountFile` from the parsed account file; policy paths are relative to ``base_dir``.
 
     Raises
     ------
@@ -174,7 +177,7 @@ def account_from_dict(data: Mapping, *, base_dir: str | None = None, source: str
     """
     if not isinstance(data, Mapping):
         raise _err("an account file must be a JSON object", "$")
-    unknown = set(data) - {"account", "region", "partition", "policies", "groups", "principals", "resources", "description"}
+    unknown = set(data) - ACCOUNT_FILE_KEYS
     if unknown:
         raise _err(f"unknown field `{sorted(unknown)[0]}`", "$")
     account = check_account(data.get("account"), "$.account")
@@ -243,7 +246,7 @@ def account_from_dict(data: Mapping, *, base_dir: str | None = None, source: str
     resources = ResourceStore.from_dict(
         data.get("resources", {}), policies=docs, account=account, region=region, path="$.resources"
     )
-    return Account(
+    return AccountFile(
         account_id=account,
         region=region,
         principals=principals,
@@ -254,60 +257,133 @@ def account_from_dict(data: Mapping, *, base_dir: str | None = None, source: str
         policy_files=FrozenMap(files),
         partition=partition,
         source=source,
+        organization=_organization(data.get("organization"), docs),
     )
 
 
-def load_account(path: str | os.PathLike) -> Account:
-    """Load an account file (see the module text and ``lexauthz/examples/README.md``).
+
+#: The top-level keys of an account file.
+ACCOUNT_FILE_KEYS = frozenset({"account", "region", "partition", "policies", "groups", "principals", "resources",
+                               "organization", "description"})
+
+
+def is_account_file(data: Any) -> bool:
+    """Whether parsed JSON is an account file: an object with ``account`` and only account-file keys."""
+    return isinstance(data, Mapping) and "account" in data and set(data) <= ACCOUNT_FILE_KEYS
+
+
+def _organization(value: Any, docs: Mapping) -> dict:
+    """``{"scps": {target: [policy names]}, "accounts": {account: [OU ids, root first]}}``, checked."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or set(value) - {"scps", "accounts"}:
+        raise _err("`organization` is an object with `scps` and `accounts`", "$.organization")
+    scps = value.get("scps", {})
+    accounts = value.get("accounts", {})
+    if not isinstance(scps, Mapping) or not isinstance(accounts, Mapping):
+        raise _err("`scps` and `accounts` must be objects", "$.organization")
+    out_scps = {t: _names(v, f"$.organization.scps[{t!r}]", docs) for t, v in scps.items()}
+    out_accounts = {}
+    for acct, path in accounts.items():
+        if not isinstance(path, list) or not all(isinstance(o, str) for o in path):
+            raise _err("an account's OU path is a list of OU ids, root first", f"$.organization.accounts[{acct!r}]")
+        out_accounts[acct] = tuple(path)
+    return {"scps": out_scps, "accounts": out_accounts}
+
+
+def account_from_dict(data: Mapping, *, base_dir: str | None = None, source: str | None = None) -> Account:
+    """The :class:`~lexauthz.account.Account` of a parsed account file (policy paths relative to ``base_dir``).
 
     Raises
     ------
     RequestError
-        As :func:`account_from_dict`, plus ``E_MALFORMED_JSON`` for the account file itself.
+        As :func:`read_account_file`.
+    """
+    return to_account(read_account_file(data, base_dir=base_dir, source=source))
+
+
+def to_account(f: AccountFile) -> Account:
+    """The account model of an account file: each policy validated as the type it serves in, once per type."""
+    cache: dict[tuple[str, str], NamedPolicy] = {}
+
+    def named(name: str, policy_type: str) -> NamedPolicy:
+        hit = cache.get((name, policy_type))
+        if hit is None:
+            path = f.policy_files.get(name)
+            if path:
+                with open(path, "rb") as fh:
+                    text = fh.read()  # validated from the file itself, so findings carry its lines
+            else:
+                text = f.policies[name]
+            parsed, result = validate_policy(text, policy_type=policy_type, source_name=name)
+            hit = cache[(name, policy_type)] = NamedPolicy(name, parsed.document, tuple(result.findings))
+        return hit
+
+    ps = PolicySet()
+    for gname, names in f.groups.items():
+        ps.add_group(gname, [named(n, "identity") for n in names])
+    principals = f.principals
+    for arn, att in f.attachments.items():
+        if principals.session(arn) is not None:
+            continue  # sessions come after the roles they use
+        ps.add_principal(arn, [named(n, "identity") for n in att.identity], tags=_tags_of(principals, arn),
+                         groups=att.groups,
+                         permissions_boundary=None if att.permissions_boundary is None
+                         else named(att.permissions_boundary, "permission_boundary"),
+                         unique_id=principals.resolve(arn).userid)
+    for user in principals.users:
+        if user.arn not in ps.principals:
+            ps.add_principal(user.arn, tags=_tags_of(principals, user.arn), unique_id=user.user_id)
+    for role in principals.roles:
+        if role.arn not in ps.principals:
+            ps.add_principal(role.arn, tags=_tags_of(principals, role.arn), unique_id=role.role_id)
+    # A session with a session policy or its own tags gets its own record: the role's policies and boundary, the
+    # session's policy, and the tags the session carries (session tags win over the role's, as in STS).
+    roles = ps.roles_by_name()
+    for session in principals.sessions:
+        att = f.attachments.get(session.arn)
+        resolved = principals.resolve(session.arn)
+        role_rec = roles.get((f.partition, resolved.account, session.arn.split("/")[1]))
+        if role_rec is None and (att is None or att.session_policy is None):
+            continue
+        base_policies = role_rec.policies if role_rec else ()
+        ps.add_principal(session.arn, list(base_policies), tags=dict(resolved.tags) or None,
+                         groups=role_rec.groups if role_rec else (),
+                         permissions_boundary=role_rec.permissions_boundary if role_rec else None,
+                         session_policy=None if att is None or att.session_policy is None
+                         else named(att.session_policy, "session"))
+    for res in f.resources:
+        if res.policy_json is not None:
+            name = res.policy_name
+            pol = named(name, "resource") if name else _inline_resource_policy(res)
+            ps.add_resource(res.arn.arn, policy=pol)
+    org = f.organization
+    for target, names in (org.get("scps") or {}).items():
+        for n in names:
+            ps.add_scp(target, named(n, "scp"), name=n)
+    for acct, path in (org.get("accounts") or {}).items():
+        ps.add_account(acct, path)
+    return Account(ps, principals, f.resources, f.account_id, f.region, f.partition,
+                   (f.source,) if f.source else ())
+
+
+def _tags_of(principals: PrincipalStore, arn: str) -> dict | None:
+    return dict(principals.resolve(arn).tags) or None
+
+
+def _inline_resource_policy(res) -> NamedPolicy:
+    parsed, result = validate_policy(res.policy_json, policy_type="resource", source_name=res.arn.arn)
+    return NamedPolicy(res.arn.arn, parsed.document, tuple(result.findings))
+
+
+def read_account_path(path: str | os.PathLike) -> AccountFile:
+    """Read an account file from ``path`` (policy paths relative to its folder), without building the model.
+
+    Raises
+    ------
+    RequestError
+        As :func:`read_account_file`, plus ``E_MALFORMED_JSON`` for the account file itself.
     """
     p = os.fspath(path)
     data = _read_json(p, "$")
-    return account_from_dict(data, base_dir=os.path.dirname(os.path.abspath(p)), source=p)
-
-
-@dataclass(frozen=True, slots=True)
-class DemoCase:
-    """One curated call with the decision AWS gives it and why."""
-
-    id: str
-    title: str
-    call: LexCall
-    expect: Decision
-    why: str = ""
-
-
-def load_demo(path: str | os.PathLike, account: Account | None = None) -> tuple[DemoCase, ...]:
-    """Load a demo file ``{"calls": [{"id", "title", "call": {...}, "expect": "Allowed", "why"}]}``.
-
-    ``expect`` is ``Allowed``, ``ImplicitlyDenied`` or ``ExplicitlyDenied`` and is the decision of the whole call
-    (every request it makes must be allowed).  The account's ``region`` and ``account`` fill calls that omit them.
-    """
-    p = os.fspath(path)
-    data = _read_json(p, "$")
-    if not isinstance(data, Mapping) or not isinstance(data.get("calls"), list):
-        raise _err("a demo file is an object with a `calls` list", "$")
-    defaults = {"region": account.region, "account": account.account_id} if account else {}
-    out: list[DemoCase] = []
-    ids: set[str] = set()
-    for i, c in enumerate(data["calls"]):
-        cp = f"$.calls[{i}]"
-        if not isinstance(c, Mapping):
-            raise _err("a demo call must be an object", cp)
-        if set(c) - {"id", "title", "call", "expect", "why"}:
-            raise _err(f"unknown field `{sorted(set(c) - {'id', 'title', 'call', 'expect', 'why'})[0]}`", cp)
-        cid = c.get("id")
-        if not isinstance(cid, str) or not cid or cid in ids:
-            raise _err("each demo call needs a unique `id`", f"{cp}.id")
-        ids.add(cid)
-        try:
-            expect = Decision.from_aws_name(c.get("expect"))
-        except ValueError:
-            raise _err("`expect` must be Allowed, ImplicitlyDenied or ExplicitlyDenied", f"{cp}.expect") from None
-        call = LexCall.from_dict(c.get("call"), f"{cp}.call", defaults=defaults)
-        out.append(DemoCase(cid, c.get("title", cid), call, expect, c.get("why", "")))
-    return tuple(out)
+    return read_account_file(data, base_dir=os.path.dirname(os.path.abspath(p)), source=p)

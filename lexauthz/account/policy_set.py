@@ -1,4 +1,5 @@
-"""A policy set: principals with their policies, resources with theirs, and an organization's SCPs.
+"""A policy set: principals with their policies, resources with theirs, roles with their trust policies, and an
+organization's SCPs.
 
 :class:`PolicySet` answers "which policies apply to this request" (:meth:`PolicySet.applicable`, the input of the
 reference evaluator) and compiles into an :class:`~lexauthz.engine.Engine` that answers the request itself.
@@ -12,23 +13,25 @@ Choices, each also stated where it is made:
 - SCP levels: the organization root, each OU on the account's path (``add_account``), then the account.  A level
   with no SCP attached is left out: AWS attaches ``FullAWSAccess`` to every root, OU and account by default, so an
   unlisted level allows everything.  With no SCP at all there is no organization (``scps`` is ``None``).
+- A role's trust policy is the resource-based policy of the role: it is recorded as the policy of a resource whose
+  ARN is the role's (with the role's tags), so ``sts:AssumeRole`` on the role ARN is decided by both engines as IAM
+  decides a request on a resource with a resource-based policy (same-account grants naming the caller suffice;
+  cross-account ones need the caller's identity policies too).  It never grants anything else: a trust policy's
+  statements name only ``sts:`` actions.
 - :meth:`PolicySet.enrich` adds the principal's tags as ``aws:PrincipalTag/<key>`` and the resource's as
   ``aws:ResourceTag/<key>`` to the request context, unless the context already has the key.  Nothing else is
   derived.
 """
 from __future__ import annotations
 
-import json
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ..errors import RequestError
-from ..findings import make_finding
 from ..policy.applicable import ApplicablePolicies, NamedPolicy
 from ..policy.model import PolicyDocument
 from ..request import Context, Request
-from . import serialize
+from ..compile import serialize
 
 __all__ = ["PolicySet", "PrincipalRecord", "ResourceRecord"]
 
@@ -62,7 +65,8 @@ def _tags(tags: Mapping | None, what: str) -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True)
 class PrincipalRecord:
-    """An IAM user or role: its identity policies, tags, groups, boundary and session policy."""
+    """An IAM user or role: its identity policies, tags, groups, boundary and session policy; a role's trust policy;
+    the unique id (``AIDA...`` / ``AROA...``) when known."""
 
     arn: str
     policies: tuple[NamedPolicy, ...] = ()
@@ -70,6 +74,8 @@ class PrincipalRecord:
     groups: tuple[str, ...] = ()
     permissions_boundary: NamedPolicy | None = None
     session_policy: NamedPolicy | None = None
+    trust_policy: NamedPolicy | None = None
+    unique_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,20 +108,27 @@ class PolicySet:
     # -- building -----------------------------------------------------------------------------------------------
 
     def add_principal(self, arn: str, policies: Iterable = (), *, tags: Mapping | None = None,
-                      groups: Iterable[str] = (), permission_boundary: Any = None,
-                      session_policy: Any = None) -> None:
+                      groups: Iterable[str] = (), permissions_boundary: Any = None,
+                      session_policy: Any = None, trust_policy: Any = None, unique_id: str | None = None) -> None:
         """Add (or replace) an IAM user or role.
 
         ``policies`` are its identity-based policies (NamedPolicy, PolicyDocument, JSON text or data); unnamed ones
-        are named ``<arn>#<i>``.  ``groups`` name groups added with :meth:`add_group`.
+        are named ``<arn>#<i>``.  ``groups`` name groups added with :meth:`add_group`.  ``trust_policy`` (roles only)
+        becomes the resource-based policy of the role's ARN, with the role's tags (see the module text).
         """
         if not isinstance(arn, str) or not arn:
             raise TypeError("principal ARN must be a non-empty string")
         named = tuple(_named(p, f"{arn}#{i}") for i, p in enumerate(policies))
-        self.principals[arn] = PrincipalRecord(
+        trust = None if trust_policy is None else _named(trust_policy, f"{arn}#trust")
+        if trust is not None and ":role/" not in arn:
+            raise TypeError("only a role has a trust policy")
+        rec = PrincipalRecord(
             arn, named, _tags(tags, "principal"), tuple(groups),
-            None if permission_boundary is None else _named(permission_boundary, f"{arn}#boundary"),
-            None if session_policy is None else _named(session_policy, f"{arn}#session"))
+            None if permissions_boundary is None else _named(permissions_boundary, f"{arn}#boundary"),
+            None if session_policy is None else _named(session_policy, f"{arn}#session"), trust, unique_id)
+        self.principals[arn] = rec
+        if trust is not None:
+            self.resources[arn] = ResourceRecord(arn, rec.tags, trust)
 
     def add_group(self, name: str, policies: Iterable = ()) -> None:
         """Add (or replace) a group and its policies; members list it in ``groups``."""
@@ -151,6 +164,21 @@ class PolicySet:
         if key is not None:
             return (self.roles_by_name() if roles is None else roles).get(key)
         return None
+
+    def policies(self) -> Iterable[NamedPolicy]:
+        """Every policy of the set, each where it is attached (a shared policy once per attachment)."""
+        for rec in self.principals.values():
+            yield from rec.policies
+            for p in (rec.permissions_boundary, rec.session_policy):
+                if p is not None:
+                    yield p
+        for pols in self.groups.values():
+            yield from pols
+        for res in self.resources.values():
+            if res.policy is not None:
+                yield res.policy
+        for pols in self.scps.values():
+            yield from pols
 
     def roles_by_name(self) -> dict:
         """Role records by ``(partition, account, role name)``."""
@@ -217,73 +245,18 @@ class PolicySet:
 
     def compile(self, *, use_index: bool = True):
         """Compile into an immutable :class:`~lexauthz.engine.Engine`."""
-        from ..engine import _compile_policy_set
+        from ..engine import compile_policy_set
 
-        return _compile_policy_set(self, use_index=use_index)
+        return compile_policy_set(self, use_index=use_index)
 
     # -- loading ------------------------------------------------------------------------------------------------
 
     @classmethod
     def from_authorization_details(cls, data: Mapping | str | bytes) -> "PolicySet":
-        """Load ``aws iam get-account-authorization-details`` output (raw API or CLI form).
+        """Load ``aws iam get-account-authorization-details`` output (see :mod:`lexauthz.account.gaad`)."""
+        from .gaad import read_authorization_details
 
-        Users (inline and attached policies, groups, boundary, tags), groups, roles and managed policies (the
-        default version).  Policy documents may be URL-encoded JSON text (the raw API) or JSON objects (the CLI).
-        A managed policy ARN that is attached but absent from ``Policies`` (a filtered export, an AWS-managed
-        policy) is recorded in :attr:`findings` as ``E_UNRESOLVED_POLICY`` and also becomes an ERROR finding of a
-        placeholder policy, so requests of that principal are refused (``Decision.ERROR``) rather than silently
-        evaluated without it.
-        """
-        if isinstance(data, (str, bytes)):
-            data = json.loads(data)
-        if not isinstance(data, Mapping):
-            raise TypeError("authorization details must be a JSON object")
-        ps = cls()
-        managed: dict[str, Any] = {}
-        for pol in data.get("Policies") or []:
-            arn = pol.get("Arn")
-            doc = None
-            for ver in pol.get("PolicyVersionList") or []:
-                if ver.get("IsDefaultVersion") or ver.get("VersionId") == pol.get("DefaultVersionId"):
-                    doc = _decode_document(ver.get("Document"))
-                    if ver.get("IsDefaultVersion"):
-                        break
-            if arn:
-                managed[arn] = doc
-
-        def attached(entity: Mapping, owner: str) -> list:
-            out = []
-            for i, p in enumerate(entity.get(_inline_key(entity)) or []):
-                out.append(_named(_decode_document(p.get("PolicyDocument")), f"{owner}/inline/{p.get('PolicyName', i)}"))
-            for a in entity.get("AttachedManagedPolicies") or []:
-                out.append(ps._managed(managed, a.get("PolicyArn"), owner))
-            return out
-
-        for g in data.get("GroupDetailList") or []:
-            name = g.get("GroupName")
-            ps.groups[name] = tuple(attached(g, g.get("Arn") or f"group/{name}"))
-        for kind in ("UserDetailList", "RoleDetailList"):
-            for e in data.get(kind) or []:
-                arn = e.get("Arn")
-                if not arn:
-                    continue
-                boundary = None
-                pb = e.get("PermissionsBoundary") or {}
-                if pb.get("PermissionsBoundaryArn"):
-                    boundary = ps._managed(managed, pb["PermissionsBoundaryArn"], arn)
-                tags = {t["Key"]: t["Value"] for t in e.get("Tags") or [] if "Key" in t and "Value" in t}
-                ps.principals[arn] = PrincipalRecord(arn, tuple(attached(e, arn)), _tags(tags, "principal"),
-                                                     tuple(e.get("GroupList") or ()), boundary, None)
-        return ps
-
-    def _managed(self, managed: dict, arn: str | None, owner: str) -> NamedPolicy:
-        if arn in managed and managed[arn] is not None:
-            return _named(managed[arn], arn)
-        finding = make_finding("E_UNRESOLVED_POLICY",
-                               f"managed policy `{arn}` attached to `{owner}` is not in the authorization details",
-                               path="$.Policies", source=owner)
-        self.findings.append(finding)
-        return NamedPolicy(arn or "<missing>", None, (finding,))
+        return read_authorization_details(data)
 
     # -- serialisation ------------------------------------------------------------------------------------------
 
@@ -292,7 +265,8 @@ class PolicySet:
         nd = serialize.named_to_data
         return {
             "principals": [[r.arn, [nd(p) for p in r.policies], [list(t) for t in r.tags], list(r.groups),
-                            nd(r.permissions_boundary), nd(r.session_policy)] for r in self.principals.values()],
+                            nd(r.permissions_boundary), nd(r.session_policy), nd(r.trust_policy), r.unique_id]
+                           for r in self.principals.values()],
             "groups": [[g, [nd(p) for p in pols]] for g, pols in self.groups.items()],
             "resources": [[r.arn, [list(t) for t in r.tags], nd(r.policy)] for r in self.resources.values()],
             "scps": [[t, [nd(p) for p in pols]] for t, pols in self.scps.items()],
@@ -304,9 +278,10 @@ class PolicySet:
         """The inverse of :meth:`to_data`."""
         nf = serialize.named_from_data
         ps = cls()
-        for arn, pols, tags, groups, pb, sp in d["principals"]:
+        for arn, pols, tags, groups, pb, sp, *more in d["principals"]:
+            trust, uid = (nf(more[0]), more[1]) if more else (None, None)
             ps.principals[arn] = PrincipalRecord(arn, tuple(nf(p) for p in pols), tuple(tuple(t) for t in tags),
-                                                 tuple(groups), nf(pb), nf(sp))
+                                                 tuple(groups), nf(pb), nf(sp), trust, uid)
         for g, pols in d["groups"]:
             ps.groups[g] = tuple(nf(p) for p in pols)
         for arn, tags, pol in d["resources"]:
@@ -316,24 +291,6 @@ class PolicySet:
         for a, path in d["accounts"]:
             ps.accounts[a] = tuple(path)
         return ps
-
-
-def _inline_key(entity: Mapping) -> str:
-    for k in ("UserPolicyList", "RolePolicyList", "GroupPolicyList"):
-        if k in entity:
-            return k
-    return "UserPolicyList"
-
-
-def _decode_document(doc: Any) -> Any:
-    """A GAAD policy document: URL-encoded JSON text (raw API) or a JSON object (CLI)."""
-    if isinstance(doc, str):
-        text = urllib.parse.unquote(doc)
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text  # the parser reports the malformed JSON as a finding
-    return doc
 
 
 def session_role_key(principal: str) -> tuple[str, str, str] | None:
