@@ -13,6 +13,16 @@ class Decision(enum.IntEnum):
     """IAM's three-valued decision, as a ``uint8``-sized code.
 
     ``ERROR`` means the request was refused without evaluation because a policy has errors: it is never an allow.
+
+    One vocabulary for people: ``str(decision)``, ``format(decision)`` and f-strings give the IAM Policy Simulator's
+    ``EvalDecision`` words (:attr:`simulator_name`: ``allowed``, ``implicitDeny``, ``explicitDeny``, and ``error``),
+    never the integer code.  The code itself stays available as ``int(decision)`` (numpy batches hold it), the
+    member name as ``decision.name`` and the corpus's words as :attr:`aws_name`.
+
+    >>> f"{Decision.ALLOW} / {Decision.IMPLICIT_DENY} / {Decision.EXPLICIT_DENY} / {Decision.ERROR}"
+    'allowed / implicitDeny / explicitDeny / error'
+    >>> int(Decision.ALLOW), Decision.ALLOW.aws_name
+    (1, 'Allowed')
     """
 
     IMPLICIT_DENY = 0
@@ -29,6 +39,13 @@ class Decision(enum.IntEnum):
     def simulator_name(self) -> str:
         """The IAM Policy Simulator's ``EvalDecision``: ``allowed``, ``implicitDeny``, ``explicitDeny``."""
         return _SIMULATOR_NAMES[self]
+
+    def __str__(self) -> str:
+        return _SIMULATOR_NAMES[self]
+
+    def __format__(self, spec: str) -> str:
+        # The simulator word, padded or aligned by ``spec`` as a string would be (``f"{d:>12}"``).
+        return format(_SIMULATOR_NAMES[self], spec)
 
     @classmethod
     def from_aws_name(cls, name: str) -> "Decision":
@@ -131,3 +148,29 @@ class Response:
         """``AllowedByOrganizations``; ``None`` when no SCP applies."""
         v = self.policy_results.get(PolicyType.SCP.value)
         return None if v is None else v == "Allowed"
+
+    def to_dict(self) -> dict:
+        """The response as JSON-ready data (``json.dumps(response.to_dict())`` works), the same from the reference
+        evaluator and the compiled engine.
+
+        ``decision`` is the IAM Policy Simulator's word (``allowed``, ``implicitDeny``, ``explicitDeny``, ``error``);
+        ``matched_statements`` are :meth:`StatementRef.to_dict` dicts (``statement`` is 1-based); ``errors`` are
+        :meth:`Finding.to_dict` dicts (``code``, ``severity``, ``message``, ``path``, and ``line``/``column`` when
+        known).
+
+        >>> Response(Decision.IMPLICIT_DENY, missing_context_values=("aws:SourceIp",)).to_dict()["decision"]
+        'implicitDeny'
+        """
+        return {
+            "decision": self.decision.simulator_name,
+            "matched_statements": [m.to_dict() for m in self.matched_statements],
+            "policy_results": {_plain(k): _plain(v) for k, v in self.policy_results.items()},
+            "blocked_by": list(self.blocked_by),
+            "missing_context_values": list(self.missing_context_values),
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+def _plain(v):
+    """A :class:`PolicyType` (or any enum) as its value, so JSON gets ``"scp"``, never ``"PolicyType.SCP"``."""
+    return v.value if isinstance(v, enum.Enum) else v

@@ -5,8 +5,7 @@
 exactly what :func:`lexauthz.reference.evaluate` answers: the same :class:`~lexauthz.decision.Response`.
 
 >>> import lexauthz as lx
->>> from lexauthz.engine import PolicySet
->>> ps = PolicySet()
+>>> ps = lx.PolicySet()
 >>> ps.add_principal("arn:aws:iam::123456789012:user/bob", policies=[{"Version": "2012-10-17", "Statement": [
 ...     {"Effect": "Allow", "Action": "lex:Recognize*", "Resource": "arn:aws:lex:*:123456789012:bot-alias/*"}]}])
 >>> engine = ps.compile()
@@ -16,7 +15,6 @@ True
 """
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import threading
@@ -26,16 +24,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from .compile import serialize
+from .compile.build import Compiled, FixedResolver, build, build_applicable, collector_paused, core_module
 from .compile.directory import Directory
-from .compile.plan import TYPE_NAMES, Layout, PlanBuilder
-from .compile.policy_set import PolicySet
-from .compile.state import index_state
+from .compile.plan import TYPE_NAMES, Layout
 from .decision import Decision, PolicyType, Response, StatementRef
 from .errors import CompileError, PlanFormatError, RequestError
 from .policy.applicable import ApplicablePolicies
 from .request import Request
 
-__all__ = ["Engine", "EncodedBatch", "PolicySet", "compile_applicable", "evaluate_applicable", "MAX_BATCH"]
+__all__ = ["Engine", "EncodedBatch", "compile_applicable", "compile_policy_set", "evaluate_applicable", "MAX_BATCH"]
 
 #: The most requests one :meth:`Engine.evaluate_batch` call takes.
 MAX_BATCH = 1 << 26
@@ -45,89 +42,19 @@ _CHUNK = 65536
 _ALLOWED, _IMPLICIT, _EXPLICIT = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied"
 
 
-_ENGINE_MODULE = None
+def _engine_of(compiled: Compiled) -> "Engine":
+    return Engine._new(compiled.core, compiled.resolver, compiled.source, compiled.seconds)
 
 
-def _core_module():
-    global _ENGINE_MODULE
-    if _ENGINE_MODULE is None:
-        try:
-            from . import _engine
-        except ImportError as exc:  # pragma: no cover - only without a compiler
-            raise CompileError(f"the compiled engine is not built: {exc}") from None
-        _ENGINE_MODULE = _engine
-    return _ENGINE_MODULE
-
-
-# =================================================================================================================
-# Resolvers: which slots apply to a request
-# =================================================================================================================
-
-
-class _FixedResolver:
-    """One bundle of policies for every request (:func:`compile_applicable`); the resolver interface
-    :class:`~lexauthz.compile.directory.Directory` also has (``principal``, ``resource``)."""
-
-    def __init__(self, layout: Layout):
-        self._layout = layout
-
-    def principal(self, principal: str):
-        lay = self._layout
-        return (lay.identity, lay.permissions_boundary, lay.session, lay.scps), ()
-
-    def resource(self, resource: str):
-        return self._layout.resource, ()
-
-
-# =================================================================================================================
-# Compiling
-# =================================================================================================================
-
-
-def _build_core(builder: PlanBuilder, use_index: bool):
-    plan = builder.build()
-    return _core_module().Core(plan, index_state(plan, use_index))
-
-
-def _compile_policy_set(ps: PolicySet, *, use_index: bool = True) -> "Engine":
-    # NOTE: as in Engine.from_bytes, the collector is paused: compiling allocates many long-lived objects and no
-    # garbage cycles, and full collections over a large heap dominated the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _compile_policy_set_now(ps, use_index)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _compile_policy_set_now(ps: PolicySet, use_index: bool) -> "Engine":
-    t0 = time.perf_counter()
-    builder = PlanBuilder()
-    directory = Directory.build(ps.snapshot(), builder)
-    core = _build_core(builder, use_index)
-    return Engine._new(core, directory, ("policy_set", directory), time.perf_counter() - t0)
+def compile_policy_set(policy_set, *, use_index: bool = True) -> "Engine":
+    """An :class:`Engine` for a :class:`~lexauthz.account.PolicySet` (what :meth:`PolicySet.compile` returns)."""
+    return _engine_of(build(policy_set, use_index=use_index))
 
 
 def compile_applicable(applicable: ApplicablePolicies, *, use_index: bool = True) -> "Engine":
     """An :class:`Engine` for one fixed bundle of policies (the corpus case form): every request is evaluated
     against ``applicable``, as :func:`lexauthz.reference.evaluate(request, applicable)` does."""
-    if not isinstance(applicable, ApplicablePolicies):
-        raise TypeError("`applicable` must be an ApplicablePolicies")
-    t0 = time.perf_counter()
-    b = PlanBuilder()
-    identity = tuple(b.slot("identity", p, None, key=("identity", i)) for i, p in enumerate(applicable.identity))
-    rp = None if applicable.resource is None else b.slot("resource", applicable.resource)
-    pb = None if applicable.permissions_boundary is None else b.slot("permission_boundary",
-                                                                     applicable.permissions_boundary)
-    sp = None if applicable.session is None else b.slot("session", applicable.session)
-    scps = None
-    if applicable.scps is not None:
-        scps = tuple(tuple(b.slot("scp", p, lv, key=("scp", lv, i)) for i, p in enumerate(level))
-                     for lv, level in enumerate(applicable.scps))
-    layout = Layout(identity, rp, pb, sp, scps)
-    core = _build_core(b, use_index)
-    return Engine._new(core, _FixedResolver(layout), ("applicable", layout), time.perf_counter() - t0)
+    return _engine_of(build_applicable(applicable, use_index=use_index))
 
 
 _APPLICABLE_CACHE: dict = {}
@@ -471,6 +398,16 @@ class Engine:
                 blocked = tuple(out)
 
         missing = core.missing_keys(bundle, action_row, resource_row, resource, env)
+        if bundle.scps_active:
+            # The core's missing_keys reads the bundle's missing_mask, which leaves SCP statements out; the
+            # simulator's MissingContextValues count SCPs as input policies like the others.  Until the core puts
+            # the SCP slots into missing_mask, ask it for them through a layout that lists them as plain slots (a
+            # bundle of the same caller, cached by the core): the same action, resource, condition and variable
+            # rules as for every other type.  Once the core includes SCPs this adds nothing (a set union).
+            scp_slots = tuple(sid for level in bundle.layout.scps for sid in level)
+            if scp_slots:
+                scp_bundle = core.bundle(bundle.caller.arn, Layout(identity=scp_slots))
+                missing |= core.missing_keys(scp_bundle, action_row, resource_row, resource, env)
         return Response(decision=decision, matched_statements=tuple(refs), policy_results=results,
                         blocked_by=blocked, missing_context_values=_display_keys(missing))
 
@@ -498,15 +435,8 @@ class Engine:
             When ``data`` is not a plan of this format version, or is truncated, corrupt or inconsistent.
         """
         t0 = time.perf_counter()
-        # NOTE: loading allocates tens of thousands of small containers and creates no cycles; with the collector on,
-        # a large heap (a gateway's, a what-if study's) made full collections triple the load time.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return cls._from_bytes(data, t0)
-        finally:
-            if collecting:
-                gc.enable()
 
     @classmethod
     def _from_bytes(cls, data, t0: float) -> "Engine":
@@ -519,8 +449,8 @@ class Engine:
             else:
                 source = _layout_from(meta["layout"], [TYPE_NAMES[c] for c in codes.tolist()],
                                       [None if lv < 0 else lv for lv in levels.tolist()])
-                resolver = _FixedResolver(source)
-            core = _core_module().Core(plan, saved.state)
+                resolver = FixedResolver(source)
+            core = core_module().Core(plan, saved.state)
         except (CompileError, KeyError, TypeError, ValueError, IndexError) as exc:
             if isinstance(exc, PlanFormatError):
                 raise
@@ -563,7 +493,7 @@ _is_allowed.__name__ = _is_allowed.__qualname__ = "is_allowed"
 try:
     # ``engine.is_allowed`` is the core's own compiled method: a call from Python runs no Python frame of ours.
     # ``Engine.is_allowed`` (on the class) is the function above, with the signature and docs.
-    Engine.is_allowed = _core_module().CoreMethod("is_allowed", _is_allowed)
+    Engine.is_allowed = core_module().CoreMethod("is_allowed", _is_allowed)
 except CompileError:  # pragma: no cover - only without a compiler; any use then raises CompileError
     Engine.is_allowed = _is_allowed
 

@@ -198,8 +198,10 @@ def evaluate_policies(policy_type: str, policies: Sequence[NamedPolicy], request
     apply to the request (rule 1).  These policy types have no ``Principal``: they are attached to the principal (or
     its account) and speak for it.
 
-    ``missing`` collects missing context keys (see :func:`statement_applies`); pass ``None`` for SCPs, whose keys
-    the IAM Policy Simulator does not report.
+    ``missing`` collects missing context keys (see :func:`statement_applies`), for every policy type alike, SCPs
+    included: the IAM Policy Simulator's ``MissingContextValues`` are the keys "required by the included input
+    policies but that were not provided" (IAM API Reference, ``EvaluationResult``), and SCPs are input policies of
+    the evaluation.
     """
     result = PolicyTypeResult()
     for policy in policies:
@@ -398,8 +400,9 @@ def evaluate(request: Request, policies: ApplicablePolicies) -> Response:
     -------
     Response
         The decision, every applying statement (``matched_statements``), the verdict per policy type, the policy
-        types that blocked an otherwise allowed request, and the context keys that applicable statements referenced
-        and the request lacked.  When any policy has an ERROR finding the request is not evaluated: the decision is
+        types that blocked an otherwise allowed request, and the context keys that statements for this action and
+        resource referenced and the request lacked, from every policy type that takes part (identity-based,
+        resource-based statements that name the caller, boundary, session policy, SCPs).  When any policy has an ERROR finding the request is not evaluated: the decision is
         ``Decision.ERROR`` and ``errors`` lists the findings (EVALUATION, "Errors": "If the AWS enforcement code
         encounters an error at any point during the evaluation, then it generates an exception and closes").
 
@@ -434,7 +437,7 @@ def evaluate(request: Request, policies: ApplicablePolicies) -> Response:
         session = evaluate_policies(PolicyType.SESSION.value, (policies.session,), request, missing=missing)
     scps = None
     if policies.scps and caller.kind != SERVICE:
-        scps = [evaluate_policies(PolicyType.SCP.value, level, request, level=i)
+        scps = [evaluate_policies(PolicyType.SCP.value, level, request, level=i, missing=missing)
                 for i, level in enumerate(policies.scps)]
 
     if explicitly_denied([identity, resource, boundary, session, *(scps or ())]):
