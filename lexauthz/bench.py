@@ -88,7 +88,7 @@ def load_requests(source: Any) -> list[dict]:
 
 def _policy_set(policy_set_or_files: Any, principals: Sequence[str]):
     """A :class:`PolicySet` as given, or one that gives every requesting principal the listed identity policies."""
-    from .engine import PolicySet
+    from .account import PolicySet
 
     if isinstance(policy_set_or_files, PolicySet):
         return policy_set_or_files
@@ -278,7 +278,7 @@ def _cmd_bench(args) -> int:
 
     try:
         if args.authorization_details:
-            from .engine import PolicySet
+            from .account import PolicySet
 
             try:
                 with open(args.authorization_details, encoding="utf-8") as f:
