@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the sibling helper, whatever pytest's import mode
     sys.path.insert(0, str(HERE))
 
-from lexauthz.cases import evaluate_case, iter_cases, run_case  # noqa: E402
+from lexauthz.testing.cases import evaluate_case, iter_cases, run_case  # noqa: E402
 from simulator_quirks import EMULATIONS, RENAMING_EMULATIONS, emulate  # noqa: E402
 
 DATA = HERE / "data"

@@ -1,4 +1,4 @@
-"""The corpus-case runner (``lexauthz.cases``): case in, answer line out."""
+"""The corpus-case runner (``lexauthz.testing.cases``): case in, answer line out."""
 from __future__ import annotations
 
 import gzip
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lexauthz.cases import build_case, iter_cases, run_case
+from lexauthz.testing.cases import build_case, iter_cases, run_case
 
 ACCT = "123456789012"
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lex:*", "Resource": "*"}]}

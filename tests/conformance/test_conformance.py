@@ -32,7 +32,7 @@ from labelled_corpus import (  # noqa: E402
     load_part,
 )
 
-from lexauthz.cases import ENGINES  # noqa: E402
+from lexauthz.testing.cases import ENGINES  # noqa: E402
 
 IMPLEMENTATIONS = ENGINES  # one switch: every implementation run_case can drive
 _SHOW = 10  # failures listed in an assertion message

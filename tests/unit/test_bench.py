@@ -1,11 +1,10 @@
 """The benchmark workload generator, its Cedar translation, and the `lexauthz bench` verb."""
-import argparse
 import json
 
 import pytest
 
 from benchmarks import cedar, generate
-from lexauthz import bench
+from lexauthz.cli import bench, main
 from lexauthz.decision import Decision
 from lexauthz.errors import RequestError
 
@@ -111,10 +110,7 @@ def tiny(tmp_path):
 
 
 def _run_cli(argv):
-    parser = argparse.ArgumentParser(prog="lexauthz")
-    bench.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 def test_bench_verb_prints_the_fields(tiny, capsys):
@@ -123,16 +119,16 @@ def test_bench_verb_prints_the_fields(tiny, capsys):
     out = capsys.readouterr().out
     for field in ("ns/query", "queries/s", "p50", "p99", "3 requests agree with the reference"):
         assert field in out
-    assert "1 allow, 1 implicit deny, 1 explicit deny" in out
+    assert "1 allowed, 1 implicitDeny, 1 explicitDeny" in out
 
 
 def test_bench_verb_json(tiny, capsys):
     pol, reqs = tiny
     assert _run_cli(["bench", "--policies", str(pol), "--requests", str(reqs), "--rounds", "1",
-                     "--format", "json"]) == 0
+                     "--output", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n_requests"] == 3 and result["n_statements"] == 2
-    assert result["decisions"] == {"IMPLICIT_DENY": 1, "ALLOW": 1, "EXPLICIT_DENY": 1, "ERROR": 0}
+    assert result["decisions"] == {"implicitDeny": 1, "allowed": 1, "explicitDeny": 1, "error": 0}
     assert result["ns_per_query"] > 0 and result["queries_per_sec"] > 0
     assert 0 < result["p50_ns"] <= result["p99_ns"]
     assert len(result["batch"]["round_ns"]) == 1
@@ -147,3 +143,22 @@ def test_bench_verb_rejects_bad_input(tiny, tmp_path, capsys):
     with pytest.raises(RequestError) as exc:
         bench.run_bench([str(pol)], [])
     assert exc.value.code == "E_BAD_REQUESTS"
+
+
+def test_bench_verb_takes_an_account_in_any_form(tmp_path, capsys):
+    from pathlib import Path
+
+    gaad = Path(__file__).resolve().parents[1] / "fixtures" / "gaad" / "account-111122223333.json"
+    reqs = tmp_path / "requests.json"
+    reqs.write_text(json.dumps([
+        {"principal": "arn:aws:iam::111122223333:role/service/LexBuilder", "action": "lex:DeleteBot",
+         "resource": "arn:aws:lex:us-east-1:111122223333:bot/ABCDEFGHIJ"},
+        {"principal": "arn:aws:iam::111122223333:user/ops/deployer", "action": "lex:DeleteBot",
+         "resource": "arn:aws:lex:us-east-1:111122223333:bot/ABCDEFGHIJ"}]))
+    assert _run_cli(["bench", "--account", str(gaad), "--requests", str(reqs), "--rounds", "1", "--verify", "2",
+                     "--output", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["decisions"]["allowed"] == 1 and result["decisions"]["implicitDeny"] == 1
+    assert result["verified"] == 2
+    assert _run_cli(["bench", "--account", str(tmp_path / "none.json"), "--requests", str(reqs)]) == 1
+    assert "E_ACCOUNT_NOT_FOUND" in capsys.readouterr().err

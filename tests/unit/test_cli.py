@@ -43,7 +43,7 @@ def test_validate_errors_exit_3_with_locations(capsys, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{\n "Version": "2012-10-17",\n "Statement": [{"Effect": "allow", "Action": "lex:PostTxt",'
                    ' "Resource": "*"}]\n}\n')
-    code, out, _ = run(capsys, "validate", str(bad), "--format", "json")
+    code, out, _ = run(capsys, "validate", str(bad), "--output", "json")
     assert code == 3
     data = json.loads(out)
     findings = data["policies"][0]["findings"]
@@ -139,7 +139,7 @@ def test_simulate_boundary_and_table(capsys, good, tmp_path):
                        "--permissions-boundary-policy-input-list", f"file://{boundary}",
                        "--action-names", "lex:PostText", "--resource-arns", ALIAS, "--context-entries",
                        '[{"ContextKeyName": "aws:ResourceTag/Department", "ContextKeyValues": ["Support"],'
-                       ' "ContextKeyType": "string"}]', "--format", "table")
+                       ' "ContextKeyType": "string"}]', "--output", "table")
     assert code == 0
     assert "implicitDeny" in out.splitlines()[1]
 
@@ -157,7 +157,7 @@ def test_simulate_cases_matches_labels(capsys, tmp_path):
     src = tmp_path / "c.jsonl"
     src.write_text("".join(json.dumps(c) + "\n" for c in cases))
     out_file = tmp_path / "out.jsonl"
-    code, _, err = run(capsys, "simulate", "--cases", str(src), "-o", str(out_file))
+    code, _, err = run(capsys, "simulate", "--cases", str(src), "--out", str(out_file))
     assert code == 0 and "60 cases" in err
     got = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert [g["id"] for g in got] == [c["id"] for c in cases]
@@ -182,7 +182,7 @@ def test_demo_answers_every_call_as_expected(capsys):
 
 
 def test_demo_json(capsys):
-    code, out, _ = run(capsys, "demo", "--format", "json")
+    code, out, _ = run(capsys, "demo", "--output", "json")
     data = json.loads(out)
     assert code == 0 and data["as_expected"] == len(data["calls"]) > 0
     assert all(c["decision"] == c["expected"] for c in data["calls"])
@@ -210,7 +210,7 @@ def test_simulate_principal_policy_unknown_principal(capsys):
     account = str(ROOT / "lexauthz" / "examples" / "account.json")
     code, _, err = run(capsys, "simulate", "--policy-source-arn", "arn:aws:iam::111122223333:user/nobody",
                        "--account", account, "--action-names", "lex:GetBots")
-    assert code == 1 and "NoSuchEntity" in err
+    assert code == 1 and "E_NO_SUCH_ENTITY" in err
     assert run(capsys, "simulate", "--policy-source-arn", "arn:aws:iam::111122223333:user/x",
                "--action-names", "lex:GetBots")[0] == 1
 
@@ -223,7 +223,7 @@ def test_simulate_cases_compiled_engine_gives_identical_output(capsys, tmp_path)
     outs = {}
     for engine in ("reference", "compiled"):
         out_file = tmp_path / f"{engine}.jsonl"
-        assert run(capsys, "simulate", "--cases", str(src), "--engine", engine, "-o", str(out_file))[0] == 0
+        assert run(capsys, "simulate", "--cases", str(src), "--engine", engine, "--out", str(out_file))[0] == 0
         outs[engine] = out_file.read_text()
     assert outs["reference"] == outs["compiled"]
     assert len(outs["reference"].splitlines()) == 150

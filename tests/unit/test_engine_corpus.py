@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lexauthz.cases import build_case, iter_cases
+from lexauthz.testing.cases import build_case, iter_cases
 from lexauthz.engine import evaluate_applicable
 from lexauthz.errors import RequestError
 from lexauthz.reference import evaluate as reference_evaluate

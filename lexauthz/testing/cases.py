@@ -32,13 +32,13 @@ import json
 import os
 from typing import Any, Iterator, Mapping
 
-from .decision import Decision, Response
-from .errors import Finding, RequestError, Severity
-from .policy.applicable import ApplicablePolicies, NamedPolicy
-from .policy.model import PolicyDocument
-from .policy.parser import parse_policy
-from .policy.validate import ValidationOptions, validate_document
-from .request import Request
+from ..decision import Decision, Response
+from ..errors import Finding, RequestError, Severity
+from ..policy.applicable import ApplicablePolicies, NamedPolicy
+from ..policy.model import PolicyDocument
+from ..policy.parser import parse_policy
+from ..policy.validate import ValidationOptions, validate_document
+from ..request import Request
 
 __all__ = ["ENGINES", "iter_cases", "build_case", "evaluate_case", "run_case", "CaseResult"]
 
@@ -151,10 +151,10 @@ def evaluate_case(case: Mapping, *, engine: str = "reference") -> CaseResult:
     except RequestError as exc:
         return CaseResult(case.get("id"), None, exc)
     if engine == "compiled":
-        from .engine import evaluate_applicable
+        from ..engine import evaluate_applicable
 
         return CaseResult(case.get("id"), evaluate_applicable(request, policies))
-    from .reference import evaluate
+    from ..reference import evaluate
 
     return CaseResult(case.get("id"), evaluate(request, policies))
 
