@@ -479,8 +479,8 @@ def test_blocked_by_names_the_policy_types_that_turned_an_allow_into_a_deny():
 
 def test_missing_context_values_are_the_keys_applicable_statements_need():
     # IAM API Reference, SimulatePrincipalPolicy / EvaluationResult.MissingContextValues: keys "required by the
-    # included input policies but that were not provided".  Only statements for this action and resource count, and
-    # not SCPs.
+    # included input policies but that were not provided".  Only statements for this action and resource count; SCP
+    # statements count like those of every other policy type.
     response = decide(
         USER,
         context={"aws:username": "alice"},
@@ -492,7 +492,8 @@ def test_missing_context_values_are_the_keys_applicable_statements_need():
         rp=rp(grant(USER, Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})),
         scps=[[doc(allow(Condition={"StringEquals": {"aws:PrincipalOrgID": "o-1"}}))]],
     )
-    assert response.missing_context_values == ("aws:PrincipalTag/bot", "aws:PrincipalTag/team", "aws:SourceIp")
+    assert response.missing_context_values == ("aws:PrincipalOrgID", "aws:PrincipalTag/bot", "aws:PrincipalTag/team",
+                                               "aws:SourceIp")
 
 
 # -- The IAM User Guide's examples ------------------------------------------------------------------------------------
