@@ -131,7 +131,7 @@ def emulated_outcomes(case: dict, label: dict, implementation: str) -> tuple[Out
 
 
 def evaluate(case: dict, implementation: str = "reference"):
-    """The full :class:`lexauthz.cases.CaseResult` (response with findings)."""
+    """The full :class:`lexauthz.testing.cases.CaseResult` (response with findings)."""
     return evaluate_case(case, engine=implementation)
 
 
