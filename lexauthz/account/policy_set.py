@@ -249,15 +249,6 @@ class PolicySet:
 
         return compile_policy_set(self, use_index=use_index)
 
-    # -- loading ------------------------------------------------------------------------------------------------
-
-    @classmethod
-    def from_authorization_details(cls, data: Mapping | str | bytes) -> "PolicySet":
-        """Load ``aws iam get-account-authorization-details`` output (see :mod:`lexauthz.account.gaad`)."""
-        from .gaad import read_authorization_details
-
-        return read_authorization_details(data)
-
     # -- serialisation ------------------------------------------------------------------------------------------
 
     def to_data(self) -> dict:

@@ -5,7 +5,7 @@ import json
 import urllib.parse
 
 from lexauthz.decision import Decision
-from lexauthz.account import PolicySet
+from lexauthz.account import PolicySet, read_authorization_details
 from lexauthz.reference import evaluate as reference_evaluate
 from lexauthz.request import Request
 
@@ -129,7 +129,7 @@ def _gaad(url_encode: bool):
 
 def test_authorization_details_load_in_both_encodings():
     for url_encode in (False, True):
-        ps = PolicySet.from_authorization_details(_gaad(url_encode))
+        ps = read_authorization_details(_gaad(url_encode))
         engine = ps.compile()
         user = ps.principals[USER]
         assert [p.name for p in user.policies] == [f"{USER}/inline/inline", f"arn:aws:iam::{ACCT}:policy/LexRead"]
@@ -141,7 +141,7 @@ def test_authorization_details_load_in_both_encodings():
 
 
 def test_unresolved_managed_policy_is_a_loud_finding_and_refuses_requests():
-    ps = PolicySet.from_authorization_details(json.dumps(_gaad(False)))
+    ps = read_authorization_details(json.dumps(_gaad(False)))
     assert [f.code for f in ps.findings] == ["E_UNRESOLVED_POLICY"]
     assert "arn:aws:iam::aws:policy/Gone" in ps.findings[0].message
     engine = ps.compile()
@@ -152,7 +152,7 @@ def test_unresolved_managed_policy_is_a_loud_finding_and_refuses_requests():
 
 
 def test_policy_set_round_trips_through_its_data():
-    ps = PolicySet.from_authorization_details(_gaad(True))
+    ps = read_authorization_details(_gaad(True))
     ps.add_scp("root", ALLOW_ALL)
     again = PolicySet.from_data(json.loads(json.dumps(ps.to_data())))
     assert again.principals == ps.principals
