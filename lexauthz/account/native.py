@@ -20,7 +20,8 @@ Policy file paths are relative to the account file.  ``resources`` is the :class
 format, with the file's ``account`` and ``region`` as defaults; a resource's ``"policy"`` names a policy of
 ``policies``.
 
-:func:`load_demo` reads a list of Lex API calls with the decision each is expected to get (``lexauthz/examples/requests.json``).
+:func:`to_account` turns the file into the :class:`~lexauthz.account.Account` model; the demo's call file is read by
+:func:`lexauthz.lex.load_demo`.
 """
 from __future__ import annotations
 
@@ -141,8 +142,8 @@ def _read_json(path: str, where: str) -> Any:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except json.JSONDecodeError as e:
-        raise RequestError("E_MALFORMED_JSON", f"`{path}` is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})",
-                           where) from None
+        raise RequestError("E_MALFORMED_JSON",
+                           f"`{path}` is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})", where) from None
 
 
 def _names(value: Any, path: str, policies: Mapping) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 A Lex API call (:class:`LexCall`) becomes the IAM authorization request(s) AWS evaluates for it
 (:func:`to_requests`), with the principal context from a :class:`PrincipalStore` and the resource tags from a
-:class:`ResourceStore`.  :func:`load_demo` reads the bundled example's curated calls; accounts are :mod:`lexauthz.account`'s.
+:class:`ResourceStore`.  :func:`load_demo` reads the bundled example's curated calls; accounts are
+:mod:`lexauthz.account`'s.
 """
 from .arns import (
     ALL,
