@@ -29,8 +29,10 @@ from setuptools import Extension, setup
 # One row per compiled module: (module name, Cython source, C sources under csrc/).
 # Add a module by adding a row; every module gets csrc/ and numpy's headers on its include path.
 EXTENSIONS = [
-    ("lexauthz._glob", "lexauthz/_glob.pyx", ["lxa_glob.c"]),
-    ("lexauthz._engine", "lexauthz/_engine.pyx", ["lxa_glob.c", "lxa_bits.c"]),
+    ("lexauthz._kernel", "lexauthz/_kernel.pyx", []),
+    ("lexauthz._match", "lexauthz/_match.pyx", ["lxa_glob.c"]),
+    ("lexauthz._conditions", "lexauthz/_conditions.pyx", []),
+    ("lexauthz._engine", "lexauthz/_engine.pyx", ["lxa_bits.c"]),
 ]
 
 CSRC = "csrc"

@@ -1,7 +1,12 @@
-# Declarations of the project's own C in csrc/, transcribed from the headers; see each header for semantics.
+# Declarations of the project's own C in csrc/, transcribed from every header there; see each header for semantics.
 # C calls stay visibly namespaced: `from lexauthz cimport _csrc` and call `_csrc.lxa_...`.
-# Modules that cimport this need csrc/ on their include path (setup.py adds it).
+# Modules that cimport this need csrc/ on their include path (setup.py adds it), and link the .c files of the
+# headers they call (setup.py's EXTENSIONS rows).
 
+from libc.stdint cimport uint32_t, uint64_t
+
+
+# csrc/lxa_glob.h: the IAM wildcard matcher.
 cdef extern from "lxa_glob.h" nogil:
     size_t LXA_GLOB_STACK_TABLE
 
@@ -13,3 +18,21 @@ cdef extern from "lxa_glob.h" nogil:
     lxa_glob *lxa_glob_compile(const char *pat, size_t plen, int icase)
     int lxa_glob_exec(const lxa_glob *g, const char *txt, size_t tlen)
     void lxa_glob_free(lxa_glob *g)
+
+
+# csrc/lxa_bits.h: dense bitsets over statement ids (test/set/clear are `static inline` in the header).
+cdef extern from "lxa_bits.h" nogil:
+    size_t lxa_bits_words(size_t n)
+    int lxa_bits_test(const uint64_t *w, size_t i)
+    void lxa_bits_set(uint64_t *w, size_t i)
+    void lxa_bits_clear(uint64_t *w, size_t i)
+    int lxa_bits_and(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t nw)
+    int lxa_bits_and_inplace(uint64_t *out, const uint64_t *a, size_t nw)
+    void lxa_bits_or_inplace(uint64_t *out, const uint64_t *a, size_t nw)
+    void lxa_bits_andnot_inplace(uint64_t *out, const uint64_t *a, size_t nw)
+    int lxa_bits_intersects(const uint64_t *a, const uint64_t *b, size_t nw)
+    int lxa_bits_any(const uint64_t *a, size_t nw)
+    size_t lxa_bits_count(const uint64_t *a, size_t nw)
+    size_t lxa_bits_next(const uint64_t *a, size_t nw, size_t start)
+    void lxa_bits_set_many(uint64_t *out, const uint32_t *ids, size_t n)
+    void lxa_bits_clear_many(uint64_t *out, const uint32_t *ids, size_t n)

@@ -1,30 +1,21 @@
-# C-level API of lexauthz._engine for other Cython modules: `from lexauthz cimport _engine`.
-# Transcribes csrc/lxa_bits.h (see the header for semantics) and declares the kernel entry points.
+# C-level API of lexauthz._engine for other Cython modules: `from lexauthz._engine cimport _Bundle`.
+# A _Bundle's local view is what lexauthz._kernel's c_decide_sparse reads (see _engine.pyx, `_fill_view`).
 
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int16_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
-
-cdef extern from "lxa_bits.h" nogil:
-    size_t lxa_bits_words(size_t n)
-    int lxa_bits_test(const uint64_t *w, size_t i)
-    void lxa_bits_set(uint64_t *w, size_t i)
-    void lxa_bits_clear(uint64_t *w, size_t i)
-    int lxa_bits_and(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t nw)
-    int lxa_bits_and_inplace(uint64_t *out, const uint64_t *a, size_t nw)
-    void lxa_bits_or_inplace(uint64_t *out, const uint64_t *a, size_t nw)
-    void lxa_bits_andnot_inplace(uint64_t *out, const uint64_t *a, size_t nw)
-    int lxa_bits_intersects(const uint64_t *a, const uint64_t *b, size_t nw)
-    int lxa_bits_any(const uint64_t *a, size_t nw)
-    size_t lxa_bits_count(const uint64_t *a, size_t nw)
-    size_t lxa_bits_next(const uint64_t *a, size_t nw, size_t start)
-    void lxa_bits_set_many(uint64_t *out, const uint32_t *ids, size_t n)
-    void lxa_bits_clear_many(uint64_t *out, const uint32_t *ids, size_t n)
+from lexauthz._kernel cimport lxa_bundle_flags
 
 
-# The per-request facts the decision kernel needs besides the matched statements (see _engine.pyx, `_decide`).
-ctypedef struct lxa_bundle_flags:
-    int kind               # caller kind code (lexauthz.compile.principals.KIND_CODES)
-    int boundary_active    # a permissions boundary applies (present, caller not root or a service)
-    int session_active     # a session policy applies (present, caller a session principal)
-    int scps_active        # SCPs apply (organization present, caller not a service)
-    int n_levels           # SCP levels (<= 64)
+cdef class _Bundle:
+    cdef readonly object mask, missing_mask, rp_direct, rp_role, rp_named
+    cdef lxa_bundle_flags flags
+    cdef readonly object caller, layout, errors
+    cdef readonly dict labels      # resource-policy stmt id -> principal_match label
+    cdef readonly dict slot_pos    # slot id -> position in evaluation order
+    cdef readonly bint has_resource
+    # The local view: the bundle's statements (sorted ids) and per-statement LF_* flags.
+    cdef readonly object stmts_arr, local_flags_arr
+    cdef const uint32_t *stmts
+    cdef const uint8_t *local_flags
+    cdef Py_ssize_t k
+    cdef uint64_t serial

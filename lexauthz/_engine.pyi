@@ -35,7 +35,7 @@ class Core:
         holds policy variables (decided per request)."""
     def tag_row(self, ctx: Context) -> npt.NDArray[np.uint64]:
         """Statements that no indexed tag condition rules out for ``ctx``."""
-    def bundle(self, principal: str, layout: Layout) -> Any:
+    def bundle(self, principal: str, layout: Layout | LayoutParts | tuple[Any, Any, Any, Any, Any]) -> Any:
         """What applies to ``principal`` under ``layout`` (cached)."""
     def context_of(self, raw: Any, i: int = 0) -> Context:
         """``raw`` as a Context; a dict of strings is converted once per engine and content."""
@@ -112,3 +112,17 @@ def make_env(ctx: Context) -> Any:
 
 def bits_to_ids(row: npt.NDArray[np.uint64]) -> list[int]:
     """The set bits of a bitset row."""
+
+class LayoutParts:
+    """A layout the core was given as plain data, with the attributes of :class:`lexauthz.compile.plan.Layout`
+    (``_Bundle.layout`` of a bundle the core made itself; the core never imports lexauthz.compile)."""
+
+    identity: tuple[int, ...]
+    resource: int | None
+    permissions_boundary: int | None
+    session: int | None
+    scps: tuple[tuple[int, ...], ...] | None
+    def __init__(self, identity: tuple[int, ...] = (), resource: int | None = None,
+                 permissions_boundary: int | None = None, session: int | None = None,
+                 scps: tuple[tuple[int, ...], ...] | None = None) -> None: ...
+    def slot_ids(self) -> Any: ...

@@ -1,9 +1,13 @@
 # cython: language_level=3, binding=True, embedsignature=True
-"""The compiled engine's core: flattened index rows, compiled condition code and the decision kernels.
+"""The compiled engine's core: per-engine entries for request strings, bundles, and the batch and single-request
+drivers around the decision kernel.
 
-Private: :mod:`lexauthz.engine` is the public facade, and the Python-facing documentation is in _engine.pyi.
-Nothing here imports :mod:`lexauthz.reference`: IAM's rules are implemented a second time, independently, and the
-differential tests compare the two.
+Its one job is to turn request strings into ids and bitset rows and run the kernel over them.  Private:
+:mod:`lexauthz.engine` is the public facade, and the Python-facing documentation is in _engine.pyi.  The core is
+four modules, mirroring :mod:`lexauthz.reference`: _kernel (the nogil decision, mirrors evaluate.py's final
+combination), _match (wildcards, variables, ARNs, principals), _conditions (condition operators) and this one.
+Nothing here imports :mod:`lexauthz.reference` (IAM's rules are implemented a second time, independently, and the
+differential tests compare the two) nor :mod:`lexauthz.compile` (compile imports the core, never the reverse).
 
 How a batch is decided (:meth:`Core.encode_ids`, :meth:`Core.prepare`, :meth:`Core.run_prepared`):
 
@@ -38,61 +42,43 @@ object.
 
 cimport cython
 from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
+
+cimport cython
+from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject, PyObject_Hash
-from libc.stdint cimport INT16_MAX, SIZE_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport SIZE_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
 from lexauthz cimport _csrc
-
-import base64
-import binascii
-import ipaddress
-import re
-from decimal import Decimal, InvalidOperation
+from lexauthz._kernel cimport (
+    DEC_ALLOW, DEC_DEFER, DEC_ERROR, KIND_ASSUMED_ROLE, KIND_FEDERATED_USER, KIND_ROLE, KIND_ROOT, KIND_SERVICE,
+    LF_DIRECT, LF_NAMED, LF_NEEDS, LF_ROLE, MAX_SCP_LEVELS, Prepared, _BundleView, c_decide_rows, c_decide_sparse,
+    lxa_bundle_flags,
+)
+from lexauthz._match cimport _ArnTable, _GlobList, _Template, _utf8
+from lexauthz._conditions cimport _Clause, _DynResource, _Env, _Residual
 
 import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
 
-from lexauthz.compile.plan import Layout
-from lexauthz.compile.principals import KIND_CODES, caller_info, not_principal_naming, principal_naming
+from lexauthz._kernel import KIND_CODES
+from lexauthz._match import caller_info, not_principal_naming, principal_naming
 from lexauthz.errors import RequestError as _RequestError
 from lexauthz.request import Context as _Context
 
-# Decision codes (lexauthz.decision.Decision).
-cdef enum:
-    DEF_IMPLICIT_DENY = 0
-    DEF_ALLOW = 1
-    DEF_EXPLICIT_DENY = 2
-    DEF_ERROR = 3
+_U64 = np.uint64
 
-cdef enum:
-    K_USER = 0
-    K_ROLE = 1
-    K_ASSUMED_ROLE = 2
-    K_FEDERATED_USER = 3
-    K_ROOT = 4
-    K_SERVICE = 5
-    K_OTHER = 6
-
-cdef enum:
-    T_IDENTITY = 0
-    T_RESOURCE = 1
-    T_BOUNDARY = 2
-    T_SESSION = 3
-    T_SCP = 4
-
-cdef enum:
-    E_ALLOW = 1
-    E_DENY = 2
-
-assert KIND_CODES == {"user": 0, "role": 1, "assumed-role": 2, "federated-user": 3, "root": 4, "service": 5,
-                      "other": 6}
+# What a resource-policy naming (``principal_naming``'s second item) makes of the caller.
+_DIRECT_NAMINGS = frozenset(("everyone", "principal", "service"))
+_ROLE_NAMING = "role"
 
 _U64 = np.uint64
+
+
 
 
 cdef inline object _zeros(Py_ssize_t nw):
@@ -120,133 +106,6 @@ def _csr_rows(csr):
     return [ids[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
 
 
-# =================================================================================================================
-# The decision kernel
-# =================================================================================================================
-
-# Local flags of a bundle's statement (_Bundle.lfl).
-cdef enum:
-    LF_DIRECT = 1   # a resource-policy statement that names the caller directly (everyone, principal, service)
-    LF_ROLE = 2     # ... that names the caller's role
-    LF_NAMED = 4    # ... that names the caller at all
-    LF_NEEDS = 8    # the statement needs a residual check (a condition the index could not decide, a dynamic Resource)
-
-cdef struct _SB:
-    const uint32_t *stmts
-    const uint8_t *lfl
-    Py_ssize_t k
-    lxa_bundle_flags flags
-    int err
-
-
-# The decision kernel, over a bundle's local view: O(k) bit tests for a bundle of k statements.
-# ``passed`` holds one bit per local position (the residual results of the LF_NEEDS candidates); when it is NULL and a
-# candidate needs a residual check, the answer is -1 (defer) unless an applying Deny already decides.
-# INVARIANT(deny-first): an applying Deny in any policy type decides before any Allow is looked at.
-cdef int c_decide_sparse(const _SB *b, const uint64_t *A, const uint64_t *R, const uint64_t *T,
-                         const uint64_t *passed, const uint8_t *stmt_type, const uint8_t *stmt_effect,
-                         const int16_t *stmt_level, int same_account) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef uint32_t s
-    cdef uint8_t f
-    cdef int id_allow = 0, b_allow = 0, s_allow = 0, direct = 0, role = 0, named = 0, deferred = 0
-    cdef uint64_t levels = 0, want
-    cdef int t, kind = b.flags.kind
-    if b.err:
-        return DEF_ERROR
-    for j in range(b.k):
-        s = b.stmts[j]
-        if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
-            continue
-        f = b.lfl[j]
-        if f & LF_NEEDS:
-            if passed == NULL:
-                deferred = 1
-                continue
-            if not lxa_bits_test(passed, j):
-                continue
-        if stmt_effect[s] == E_DENY:
-            return DEF_EXPLICIT_DENY
-        t = stmt_type[s]
-        if t == T_IDENTITY:
-            id_allow = 1
-        elif t == T_RESOURCE:
-            if f & LF_NAMED:
-                named = 1
-            if f & LF_DIRECT:
-                direct = 1
-            if f & LF_ROLE:
-                role = 1
-        elif t == T_BOUNDARY:
-            b_allow = 1
-        elif t == T_SESSION:
-            s_allow = 1
-        elif t == T_SCP:
-            if stmt_level[s] >= 0 and stmt_level[s] < 64:
-                levels |= (<uint64_t>1) << stmt_level[s]
-    if deferred:
-        return -1
-    if kind == K_SERVICE:
-        return DEF_ALLOW if direct else DEF_IMPLICIT_DENY
-    if b.flags.scps_active:
-        want = (~(<uint64_t>0)) if b.flags.n_levels >= 64 else (((<uint64_t>1) << b.flags.n_levels) - 1)
-        if (levels & want) != want:
-            return DEF_IMPLICIT_DENY
-    cdef int b_ok = (not b.flags.boundary_active) or b_allow
-    cdef int s_ok = s_allow if b.flags.session_active else (kind != K_FEDERATED_USER)
-    cdef int identity_side = (kind == K_ROOT) or (id_allow and b_ok and s_ok)
-    if same_account:
-        if direct or (role and b_ok and s_ok) or identity_side:
-            return DEF_ALLOW
-        return DEF_IMPLICIT_DENY
-    return DEF_ALLOW if (identity_side and named) else DEF_IMPLICIT_DENY
-
-
-cdef inline bint _all_str(dict d):
-    for k, v in d.items():
-        if type(v) is not str or type(k) is not str:
-            return False
-    return True
-
-
-cdef inline void _fill_sb(_SB *out, _Bundle b) noexcept:
-    out.stmts = b.stmts
-    out.lfl = b.lfl
-    out.k = b.k
-    out.flags = b.flags
-    out.err = 1 if b.errors else 0
-
-
-cdef class Prepared:
-    """A batch encoded for the nogil kernel: per-row ids into tables of bundles and rows held here, and the residual
-    results of every row that needed one (one bit per local statement position)."""
-
-    cdef readonly Py_ssize_t n
-    cdef readonly object core
-    cdef list refs          # keeps every bundle and row alive while the pointers below are used
-    cdef _SB *sbs
-    cdef const uint64_t **arows
-    cdef const uint64_t **rrows
-    cdef const uint64_t **trows
-    cdef Py_ssize_t nb, na, nr, nt
-    cdef readonly object b_idx, a_idx, r_idx, t_idx, same, poff, pflat
-
-    def __cinit__(self):
-        self.sbs = NULL
-        self.arows = NULL
-        self.rrows = NULL
-        self.trows = NULL
-
-    def __dealloc__(self):
-        free(self.sbs)
-        free(<void *>self.arows)
-        free(<void *>self.rrows)
-        free(<void *>self.trows)
-
-    def __len__(self):
-        return self.n
-
-
 cdef const uint64_t **_row_ptrs(list rows, Py_ssize_t nw) except NULL:
     """Data pointers of index rows, each checked to be a contiguous uint64 array of ``nw`` words."""
     cdef Py_ssize_t i, n = len(rows)
@@ -264,831 +123,74 @@ cdef const uint64_t **_row_ptrs(list rows, Py_ssize_t nw) except NULL:
     return out
 
 
-# =================================================================================================================
-# Wildcards: compiled C patterns for static text, a token matcher for patterns built per request
-# =================================================================================================================
-
-cdef class _GlobList:
-    """Compiled lxa_glob patterns (UTF-8, case-sensitive: case-insensitive callers lower both sides first)."""
-
-    cdef _csrc.lxa_glob **globs
-    cdef Py_ssize_t n
-
-    def __cinit__(self, list patterns):
-        cdef bytes b
-        cdef Py_ssize_t i
-        self.n = len(patterns)
-        self.globs = <_csrc.lxa_glob **>malloc((self.n + 1) * sizeof(_csrc.lxa_glob *))
-        if self.globs == NULL:
-            raise MemoryError()
-        memset(self.globs, 0, (self.n + 1) * sizeof(_csrc.lxa_glob *))
-        for i in range(self.n):
-            b = _utf8(patterns[i])
-            self.globs[i] = _csrc.lxa_glob_compile(b, len(b), 0)
-            if self.globs[i] == NULL:
-                raise MemoryError()
-
-    def __dealloc__(self):
-        cdef Py_ssize_t i
-        if self.globs != NULL:
-            for i in range(self.n):
-                _csrc.lxa_glob_free(self.globs[i])
-            free(self.globs)
-
-    cdef inline bint exec(self, Py_ssize_t i, const char *t, size_t tlen) noexcept nogil:
-        return _csrc.lxa_glob_exec(self.globs[i], t, tlen) == 1
-
-    cdef list matching(self, bytes text):
-        """Indices of the patterns that match all of ``text``."""
-        cdef const char *t = text
-        cdef size_t tlen = len(text)
-        cdef Py_ssize_t i
-        cdef list out = []
-        for i in range(self.n):
-            if _csrc.lxa_glob_exec(self.globs[i], t, tlen) == 1:
-                out.append(i)
-        return out
-
-
-cdef inline bytes _utf8(str s):
-    return s.encode("utf-8", "surrogatepass")
-
-
-# Tokens of a pattern built per request: a code point, or one of these two wildcards.
-DEF TOK_ANY = -1
-DEF TOK_ONE = -2
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef bint _tok_match(list tokens, Py_ssize_t t0, Py_ssize_t t1, str text, Py_ssize_t x0, Py_ssize_t x1) except -1:
-    """Whether text[x0:x1] matches tokens[t0:t1]: `*` any run, `?` one code point, everything else itself.
-
-    Greedy with one backtrack point (the last `*`): O(len(text) * len(tokens)) at worst, never exponential.
-    """
-    cdef Py_ssize_t m = t1 - t0, n = x1 - x0, i = 0, j = 0, star = -1, mark = 0
-    cdef long *pat
-    cdef Py_ssize_t k
-    cdef long tk
-    cdef Py_UCS4 ch
-    cdef bint result
-    if m == 0:
-        return n == 0
-    pat = <long *>malloc(m * sizeof(long))
-    if pat == NULL:
-        raise MemoryError()
-    for k in range(m):
-        pat[k] = tokens[t0 + k]
-    try:
-        while i < n:
-            ch = PyUnicode_READ_CHAR(text, x0 + i)
-            if j < m and (pat[j] == TOK_ONE or (pat[j] >= 0 and <Py_UCS4>pat[j] == ch)):
-                i += 1
-                j += 1
-            elif j < m and pat[j] == TOK_ANY:
-                star = j
-                mark = i
-                j += 1
-            elif star >= 0:
-                j = star + 1
-                mark += 1
-                i = mark
-            else:
-                return False
-        while j < m and pat[j] == TOK_ANY:
-            j += 1
-        result = j == m
-        return result
-    finally:
-        free(pat)
-
-
-cdef list _tok_fields(list tokens):
-    """Split a token list at its first five literal `:` (never at a wildcard): [(start, end), ...]."""
-    cdef list out = []
-    cdef Py_ssize_t start = 0, k, n = len(tokens)
-    for k in range(n):
-        if len(out) < 5 and tokens[k] == 58:
-            out.append((start, k))
-            start = k + 1
-    out.append((start, n))
-    return out
-
-
-cdef list _text_tokens(str text):
-    """Tokens of text written in a policy: `*` and `?` are wildcards."""
-    cdef list out = []
-    cdef Py_UCS4 ch
-    for ch in text:
-        if ch == u'*':
-            out.append(TOK_ANY)
-        elif ch == u'?':
-            out.append(TOK_ONE)
-        else:
-            out.append(<long>ch)
-    return out
-
-
-cdef list _literal_tokens(str text):
-    cdef list out = []
-    cdef Py_UCS4 ch
-    for ch in text:
-        out.append(<long>ch)
-    return out
-
-
-# =================================================================================================================
-# Policy variables (IAM User Guide, "IAM policy elements: Variables and tags")
-# =================================================================================================================
-
-_SPECIAL = {"*": "*", "?": "?", "$": "$"}
-
-
-cdef object _variable_body(str body):
-    """``(key, default-or-None)`` when ``body`` (the inside of ``${...}``) is a variable, else ``None``.
-
-    A key, surrounded by optional whitespace, then optionally a comma and a single-quoted default; the key holds no
-    comma, quote or brace and does not start with whitespace.
-    """
-    cdef Py_ssize_t comma = body.find(",")
-    head = body if comma < 0 else body[:comma]
-    key = head.strip()
-    if not key or "'" in key:
-        return None
-    if comma < 0:
-        return (key, None)
-    tail = body[comma + 1:].strip()
-    if len(tail) >= 2 and tail[0] == "'" and tail[len(tail) - 1] == "'" and "'" not in tail[1:len(tail) - 1]:
-        return (key, tail[1:len(tail) - 1])
-    return None
-
-
-cdef list _template_pieces(str text):
-    """Split policy text into ("text", s), ("char", c) and ("var", key, default) pieces."""
-    cdef list pieces = []
-    cdef Py_ssize_t pos = 0, i, j, n = len(text)
-    i = text.find("${")
-    while i >= 0:
-        j = i + 2
-        while j < n and text[j] != "{" and text[j] != "}":
-            j += 1
-        if j < n and text[j] == "}":
-            body = text[i + 2:j]
-            if body in _SPECIAL:
-                piece = ("char", _SPECIAL[body])
-            else:
-                var = _variable_body(body)
-                piece = None if var is None else ("var", var[0], var[1])
-            if piece is not None:
-                if i > pos:
-                    pieces.append(("text", text[pos:i]))
-                pieces.append(piece)
-                pos = j + 1
-            i = text.find("${", j + 1)
-        else:
-            i = text.find("${", i + 1)
-    if pos < n:
-        pieces.append(("text", text[pos:]))
-    return pieces
-
-
-cdef class _Template:
-    """A policy value with its variables, resolved per request into tokens (wildcards) or plain text."""
-
-    cdef list pieces
-    cdef readonly tuple keys  # variable keys as written, first spelling per lower-cased key
-    cdef list static_tokens   # tokens when there is no variable (None otherwise)
-    cdef str static_text
-
-    def __cinit__(self, str text, bint enabled):
-        cdef list keys = []
-        seen = set()
-        self.pieces = _template_pieces(text) if enabled else [("text", text)]
-        for p in self.pieces:
-            if p[0] == "var" and p[1].lower() not in seen:
-                seen.add(p[1].lower())
-                keys.append(p[1])
-        self.keys = tuple(keys)
-        self.static_tokens = None
-        self.static_text = None
-        if not keys:
-            self.static_tokens = self._tokens(None)
-            self.static_text = self._text(None)
-
-    cdef list _tokens(self, ctx):
-        cdef list out = []
-        for p in self.pieces:
-            if p[0] == "text":
-                out.extend(_text_tokens(p[1]))
-            elif p[0] == "char":
-                out.extend(_literal_tokens(p[1]))
-            else:
-                v = _var_value(ctx, p[1], p[2])
-                if v is None:
-                    return None
-                out.extend(_literal_tokens(v))
-        return out
-
-    cdef str _text(self, ctx):
-        cdef list out = []
-        for p in self.pieces:
-            if p[0] == "var":
-                v = _var_value(ctx, p[1], p[2])
-                if v is None:
-                    return None
-                out.append(v)
-            else:
-                out.append(p[1])
-        return "".join(out)
-
-    cdef list tokens(self, ctx):
-        """Tokens with variables resolved from ``ctx``; ``None`` when a variable has no value."""
-        if self.static_tokens is not None:
-            return self.static_tokens
-        return self._tokens(ctx)
-
-    cdef str text(self, ctx):
-        if self.static_text is not None:
-            return self.static_text
-        return self._text(ctx)
-
-
-cdef inline object _var_value(ctx, str key, object default):
-    v = ctx.get(key) if ctx is not None else None
-    if type(v) is str:
-        return v
-    return default
-
-
-# =================================================================================================================
-# Condition operators (IAM User Guide, "IAM JSON policy elements: Condition operators")
-# =================================================================================================================
-
-cdef enum:
-    F_UNKNOWN = 0
-    F_STR_EQ = 1
-    F_STR_EQ_IC = 2
-    F_STR_LIKE = 3
-    F_NUM = 4
-    F_DATE = 5
-    F_BOOL = 6
-    F_BIN = 7
-    F_IP = 8
-    F_ARN = 9
-    F_NULL = 10
-
-cdef enum:
-    C_EQ = 0
-    C_LT = 1
-    C_LE = 2
-    C_GT = 3
-    C_GE = 4
-
-# base operator -> (family, comparison, negated)
-_OPERATORS = {
-    "StringEquals": (F_STR_EQ, C_EQ, False), "StringNotEquals": (F_STR_EQ, C_EQ, True),
-    "StringEqualsIgnoreCase": (F_STR_EQ_IC, C_EQ, False), "StringNotEqualsIgnoreCase": (F_STR_EQ_IC, C_EQ, True),
-    "StringLike": (F_STR_LIKE, C_EQ, False), "StringNotLike": (F_STR_LIKE, C_EQ, True),
-    "NumericEquals": (F_NUM, C_EQ, False), "NumericNotEquals": (F_NUM, C_EQ, True),
-    "NumericLessThan": (F_NUM, C_LT, False), "NumericLessThanEquals": (F_NUM, C_LE, False),
-    "NumericGreaterThan": (F_NUM, C_GT, False), "NumericGreaterThanEquals": (F_NUM, C_GE, False),
-    "DateEquals": (F_DATE, C_EQ, False), "DateNotEquals": (F_DATE, C_EQ, True),
-    "DateLessThan": (F_DATE, C_LT, False), "DateLessThanEquals": (F_DATE, C_LE, False),
-    "DateGreaterThan": (F_DATE, C_GT, False), "DateGreaterThanEquals": (F_DATE, C_GE, False),
-    "Bool": (F_BOOL, C_EQ, False),
-    "BinaryEquals": (F_BIN, C_EQ, False),
-    "IpAddress": (F_IP, C_EQ, False), "NotIpAddress": (F_IP, C_EQ, True),
-    "ArnEquals": (F_ARN, C_EQ, False), "ArnLike": (F_ARN, C_EQ, False),
-    "ArnNotEquals": (F_ARN, C_EQ, True), "ArnNotLike": (F_ARN, C_EQ, True),
-    "Null": (F_NULL, C_EQ, False),
-}
-
-
-cdef bint _digits(str s, Py_ssize_t *i, Py_ssize_t n):
-    """Advance i over decimal digits (Unicode category Nd); whether at least one was read."""
-    cdef Py_ssize_t start = i[0]
-    while i[0] < n and s[i[0]].isdecimal():
-        i[0] += 1
-    return i[0] > start
-
-
-cdef object _number(str s):
-    """An integer or decimal (``3600``, ``-1``, ``2.5``, ``.5``, ``5.``, ``1e3``) as an exact Decimal, else None."""
-    cdef Py_ssize_t i = 0, n = len(s)
-    cdef bint int_part, frac_part = False
-    if i < n and (s[i] == "+" or s[i] == "-"):
-        i += 1
-    int_part = _digits(s, &i, n)
-    if i < n and s[i] == ".":
-        i += 1
-        frac_part = _digits(s, &i, n)
-    if not int_part and not frac_part:
-        return None
-    if i < n and (s[i] == "e" or s[i] == "E"):
-        i += 1
-        if i < n and (s[i] == "+" or s[i] == "-"):
-            i += 1
-        if not _digits(s, &i, n):
-            return None
-    if i != n:
-        return None
-    try:
-        return Decimal(s)
-    except (InvalidOperation, ValueError):
-        return None
-
-
-_ISO = re.compile(
-    r"(\d{4})-(\d{2})(?:-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?)?")
-_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-cdef long long _days_from_civil(long long y, long long m, long long d):
-    """Days since 1970-01-01 of a proleptic Gregorian date."""
-    y -= m <= 2
-    cdef long long era = (y if y >= 0 else y - 399) // 400
-    cdef long long yoe = y - era * 400
-    cdef long long mp = (m + 9) % 12
-    cdef long long doy = (153 * mp + 2) // 5 + d - 1
-    cdef long long doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-cdef object _instant(str s):
-    """Seconds since the epoch (exact Decimal) of an epoch number or a W3C ISO 8601 date, else None."""
-    cdef Py_ssize_t i = 0, n = len(s)
-    if i < n and (s[i] == "+" or s[i] == "-"):
-        i += 1
-    if _digits(s, &i, n):
-        if i == n:
-            return Decimal(s)
-        if s[i] == ".":
-            i += 1
-            if _digits(s, &i, n) and i == n:
-                return Decimal(s)
-    m = _ISO.fullmatch(s)
-    if m is None:
-        return None
-    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
-    hour, minute, second = int(m.group(4) or 0), int(m.group(5) or 0), int(m.group(6) or 0)
-    if year < 1 or not 1 <= month <= 12 or hour > 23 or minute > 59 or second > 59:
-        return None
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    if day < 1 or day > _MONTH_DAYS[month - 1] + (1 if (month == 2 and leap) else 0):
-        return None
-    offset = 0
-    zone = m.group(8)
-    if zone and zone not in ("Z", "z"):
-        digits = zone[1:].replace(":", "")
-        zh, zm = int(digits[:2]), int(digits[2:])
-        if zh > 23 or zm > 59:
-            return None
-        offset = (zh * 3600 + zm * 60) * (1 if zone[0] == "+" else -1)
-    secs = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
-    out = Decimal(secs)
-    if m.group(7):
-        out += Decimal("0" + m.group(7))
-    return out
-
-
-cdef object _b64(str s):
-    try:
-        return base64.b64decode(s, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-cdef object _network(str s):
-    try:
-        return ipaddress.ip_network(s, strict=False)
-    except ValueError:
-        return None
-
-
-cdef object _address(str s):
-    try:
-        return ipaddress.ip_address(s)
-    except ValueError:
-        return None
-
-
-cdef inline bint _cmp(int c, object a, object b):
-    if c == C_EQ:
-        return a == b
-    if c == C_LT:
-        return a < b
-    if c == C_LE:
-        return a <= b
-    if c == C_GT:
-        return a > b
-    return a >= b
-
-
-# One comparison of a context value with a policy value: 1 true, 0 false, -1 not comparable (never a match, and it
-# defeats a negated operator too).
-cdef class _Clause:
-    """One compiled ``operator: {key: values}`` clause."""
-
-    cdef int fam, comparison, qualifier
-    cdef bint negated, if_exists, unknown
-    cdef readonly str key
-    cdef list templates  # String*, Arn*, Bool: one _Template per value
-    cdef list parsed     # Numeric*, Date*, BinaryEquals, IpAddress: parsed policy values (None: not comparable)
-    cdef bint null_true, null_false
-
-    def __cinit__(self, clause, bint variables_enabled):
-        spec = _OPERATORS.get(clause.base)
-        self.key = clause.key_lower
-        self.if_exists = clause.if_exists
-        self.unknown = spec is None or (clause.base == "Null" and clause.if_exists)
-        self.qualifier = {None: 0, "ForAnyValue": 1, "ForAllValues": 2}.get(clause.qualifier, 3)
-        self.fam, self.comparison, self.negated = spec if spec is not None else (F_UNKNOWN, C_EQ, False)
-        self.templates = []
-        self.parsed = []
-        if self.fam in (F_STR_EQ, F_STR_EQ_IC, F_STR_LIKE, F_ARN, F_BOOL):
-            self.templates = [_Template(v, variables_enabled) for v in clause.values]
-        elif self.fam == F_NUM:
-            self.parsed = [_number(v) for v in clause.values]
-        elif self.fam == F_DATE:
-            self.parsed = [_instant(v) for v in clause.values]
-        elif self.fam == F_BIN:
-            self.parsed = [_b64(v) for v in clause.values]
-        elif self.fam == F_IP:
-            self.parsed = [_network(v) for v in clause.values]
-        elif self.fam == F_NULL:
-            lowered = [v.lower() for v in clause.values]
-            self.null_true = "true" in lowered
-            self.null_false = "false" in lowered
-
-
-cdef class _Env:
-    """The request context plus per-request caches of parsed context values."""
-
-    cdef readonly object ctx
-    cdef dict numbers, instants, addresses, binaries
-
-    def __cinit__(self, ctx):
-        self.ctx = ctx
-        self.numbers = {}
-        self.instants = {}
-        self.addresses = {}
-        self.binaries = {}
-
-
-ctypedef object (*_parse_t)(str)
-
-_UNPARSED = object()
-
-
-cdef inline object _parsed_once(dict cache, str cv, _parse_t parse):
-    """A context value parsed by ``parse`` once per evaluation environment; ``None`` when it does not parse."""
-    x = cache.get(cv, _UNPARSED)
-    if x is _UNPARSED:
-        x = cache[cv] = parse(cv)
-    return x
-
-
-cdef int _compare_value(_Clause c, str cv, object pv, _Env env) except -2:
-    """Compare one context value with one policy value for clause ``c``'s family (positive form)."""
-    cdef list toks
-    cdef list cf
-    cdef list pf
-    cdef Py_ssize_t k
-    if c.fam == F_STR_EQ:
-        t = (<_Template>pv).text(env.ctx)
-        if t is None:
-            return 0
-        return 1 if cv == t else 0
-    if c.fam == F_STR_EQ_IC:
-        t = (<_Template>pv).text(env.ctx)
-        if t is None:
-            return 0
-        return 1 if cv.lower() == t.lower() else 0
-    if c.fam == F_STR_LIKE:
-        toks = (<_Template>pv).tokens(env.ctx)
-        if toks is None:
-            return 0
-        return 1 if _tok_match(toks, 0, len(toks), cv, 0, len(cv)) else 0
-    if c.fam == F_BOOL:
-        t = (<_Template>pv).text(env.ctx)
-        if t is None:
-            return 0
-        a, b = cv.lower(), t.lower()
-        if (a != "true" and a != "false") or (b != "true" and b != "false"):
-            return -1
-        return 1 if a == b else 0
-    if c.fam == F_ARN:
-        toks = (<_Template>pv).tokens(env.ctx)
-        if toks is None:
-            return 0
-        return _arn_like(cv, toks)
-    if pv is None:
-        return -1
-    if c.fam == F_NUM:
-        x = _parsed_once(env.numbers, cv, _number)
-        if x is None:
-            return -1
-        return 1 if _cmp(c.comparison, x, pv) else 0
-    if c.fam == F_DATE:
-        x = _parsed_once(env.instants, cv, _instant)
-        if x is None:
-            return -1
-        return 1 if _cmp(c.comparison, x, pv) else 0
-    if c.fam == F_BIN:
-        x = _parsed_once(env.binaries, cv, _b64)
-        if x is None:
-            return -1
-        return 1 if x == pv else 0
-    if c.fam == F_IP:
-        x = _parsed_once(env.addresses, cv, _address)
-        if x is None:
-            return -1
-        if x.version != pv.version:
-            return 0
-        return 1 if x in pv else 0
-    return -1
-
-
-cdef int _arn_like(str cv, list toks) except -2:
-    """ArnLike/ArnEquals: the six colon-separated fields compared one by one; -1 when either side is no ARN."""
-    cf = cv.split(":", 5)
-    cdef list pf = _tok_fields(toks)
-    if len(cf) != 6 or len(pf) != 6:
-        return -1
-    if cf[0] != "arn" or not _tok_match(toks, pf[0][0], pf[0][1], "arn", 0, 3):
-        return -1
-    cdef Py_ssize_t k
-    for k in range(6):
-        field = cf[k]
-        if not _tok_match(toks, pf[k][0], pf[k][1], field, 0, len(field)):
-            return 0
-    return 1
-
-
-cdef bint _clause_check(_Clause c, _Env env) except -1:
-    """Whether clause ``c`` matches: the missing-key, set-qualifier and multivalued rules, then the values."""
-    if c.unknown:
-        return False
-    value = env.ctx.get(c.key)
-    if c.fam == F_NULL:
-        if value is None or (type(value) is tuple and len(value) == 0):
-            return c.null_true
-        return c.null_false
-    if value is None:
-        if c.if_exists or c.qualifier == 2:
-            return True
-        if c.qualifier == 1:
-            return False
-        return c.negated
-    if c.qualifier == 3:
-        return False
-    cdef list pvs = c.templates if c.templates else c.parsed
-    if c.qualifier == 1:
-        for v in (value if type(value) is tuple else (value,)):
-            if _value_check(c, v, pvs, env):
-                return True
-        return False
-    if c.qualifier == 2:
-        for v in (value if type(value) is tuple else (value,)):
-            if not _value_check(c, v, pvs, env):
-                return False
-        return True
-    if type(value) is tuple:
-        return False  # a single-valued operator on a multivalued key never matches
-    return _value_check(c, value, pvs, env)
-
-
-cdef bint _value_check(_Clause c, str cv, list pvs, _Env env) except -1:
-    """One context value against every policy value: OR; NOR (every comparison false) for a negated operator."""
-    if c.negated:
-        for pv in pvs:
-            if _compare_value(c, cv, pv, env) != 0:
-                return False
-        return True
-    for pv in pvs:
-        if _compare_value(c, cv, pv, env) == 1:
-            return True
-    return False
-
-
-# =================================================================================================================
-# Resources with policy variables (matched per request)
-# =================================================================================================================
-
-cdef int _arn_matches(list toks, str arn) except -2:
-    """Whether an ARN pattern (as tokens) matches ``arn``: five fields one by one, the resource part as a whole; a
-    shorter pattern must end with `*`, which covers the rest of the ARN."""
-    fields = arn.split(":", 5)
-    if len(fields) != 6:
-        return 0
-    cdef list pf = _tok_fields(toks)
-    cdef Py_ssize_t k, nf = len(pf), head, start
-    if nf == 6:
-        for k in range(6):
-            f = fields[k]
-            if not _tok_match(toks, pf[k][0], pf[k][1], f, 0, len(f)):
-                return 0
-        return 1
-    last = pf[nf - 1]
-    if last[1] <= last[0] or toks[last[1] - 1] != TOK_ANY:
-        return 0
-    head = nf - 1
-    for k in range(head):
-        f = fields[k]
-        if not _tok_match(toks, pf[k][0], pf[k][1], f, 0, len(f)):
-            return 0
-    rest = ":".join(fields[head:])
-    return 1 if _tok_match(toks, last[0], last[1], rest, 0, len(rest)) else 0
-
-
-cdef tuple _resource_portion(str value):
-    """``(head, resource part)``: ``value`` cut after its fifth colon, not counting colons inside ``${...}``.
-
-    Policy variables are resolved in the resource part only ("You can use a policy variable in the Resource element,
-    but only in the resource portion of the ARN ... after the fifth colon"); the head is matched as written.
-    """
-    cdef Py_ssize_t i = 0, n = len(value), colons = 0, open_vars = 0
-    while i < n:
-        if value[i] == "$" and i + 1 < n and value[i + 1] == "{":
-            open_vars += 1
-            i += 2
-            continue
-        if value[i] == "}" and open_vars > 0:
-            open_vars -= 1
-        elif value[i] == ":" and open_vars == 0:
-            colons += 1
-            if colons == 5:
-                return value[:i + 1], value[i + 1:]
-        i += 1
-    return value, ""
-
-
-cdef class _DynResource:
-    """A Resource or NotResource element with policy variables (in a 2012-10-17 policy)."""
-
-    cdef bint negative
-    cdef list values     # raw text
-    cdef list heads      # tokens of the part before the fifth colon (variables stay literal text)
-    cdef list templates  # the resource part, variables resolved per request
-
-    def __cinit__(self, bint negative, tuple values, bint enabled):
-        self.negative = negative
-        self.values = list(values)
-        self.heads = []
-        self.templates = []
-        for v in values:
-            head, tail = _resource_portion(v) if "${" in v else (v, "")
-            self.heads.append(_text_tokens(head))
-            self.templates.append(_Template(tail, enabled))
-
-    cdef int value_match(self, Py_ssize_t i, str resource, ctx) except -2:
-        """1 match, 0 no match, -1 a variable without a value."""
-        if self.values[i] == "*":
-            return 1
-        if resource == "*":
-            return 0
-        toks = (<_Template>self.templates[i]).tokens(ctx)
-        if toks is None:
-            return -1
-        return _arn_matches(self.heads[i] + toks, resource)
-
-    cdef bint check(self, str resource, ctx, set missing) except -1:
-        cdef Py_ssize_t i
-        cdef int r
-        cdef bint hit = False, unresolved = False
-        for i in range(len(self.values)):
-            r = self.value_match(i, resource, ctx)
-            if r == -1:
-                unresolved = True
-                if missing is not None:
-                    for k in (<_Template>self.templates[i]).keys:
-                        if type(ctx.get(k)) is not str:
-                            missing.add(k)
-            elif r == 1:
-                hit = True
-        if self.negative:
-            return not (hit or unresolved)
-        return hit
-
-
-cdef class _Residual:
-    """Everything about one statement the index could not decide."""
-
-    cdef _DynResource dyn
-    cdef list clauses       # residual clauses (with the index on)
-    cdef list all_clauses   # every clause (with the index off)
-
-    cdef bint check(self, _Env env, str resource, bint use_index) except -1:
-        if self.dyn is not None and not self.dyn.check(resource, env.ctx, None):
-            return False
-        for c in (self.clauses if use_index else self.all_clauses):
-            if not _clause_check(<_Clause>c, env):
-                return False
-        return True
-
-
-# =================================================================================================================
-# Static ARN patterns (compiled C matchers per field)
-# =================================================================================================================
-
-cdef class _ArnTable:
-    """Static Resource patterns: `*`, or an ARN pattern cut into up to six fields, each a compiled C pattern."""
-
-    cdef _GlobList globs
-    cdef int *nfields   # 0 for `*` (matches everything), -1 for a short pattern that can match nothing
-    cdef int *first     # index of the pattern's first field in globs
-    cdef Py_ssize_t n
-
-    def __cinit__(self, list patterns):
-        cdef list flat = []
-        cdef Py_ssize_t i
-        self.n = len(patterns)
-        self.nfields = <int *>malloc((self.n + 1) * sizeof(int))
-        self.first = <int *>malloc((self.n + 1) * sizeof(int))
-        if self.nfields == NULL or self.first == NULL:
-            raise MemoryError()
-        for i in range(self.n):
-            p = patterns[i]
-            self.first[i] = len(flat)
-            if p == "*":
-                self.nfields[i] = 0
-                continue
-            fields = p.split(":", 5)
-            if len(fields) < 6 and not fields[len(fields) - 1].endswith("*"):
-                self.nfields[i] = -1
-                continue
-            self.nfields[i] = len(fields)
-            flat.extend(fields)
-        self.globs = _GlobList(flat)
-
-    def __dealloc__(self):
-        free(self.nfields)
-        free(self.first)
-
-    cdef list matching(self, str resource):
-        cdef list out = []
-        cdef bytes b
-        cdef const char *t
-        cdef size_t offs[7]
-        cdef size_t tlen, k
-        cdef Py_ssize_t i, f, nf, g
-        cdef int ncolon = 0
-        cdef bint ok
-        if resource == "*":
-            for i in range(self.n):
-                if self.nfields[i] == 0:
-                    out.append(i)
-            return out
-        b = _utf8(resource)
-        t = b
-        tlen = len(b)
-        offs[0] = 0
-        for k in range(tlen):
-            if ncolon < 5 and t[k] == b':':
-                ncolon += 1
-                offs[ncolon] = k + 1
-        for i in range(self.n):
-            nf = self.nfields[i]
-            if nf == 0:
-                out.append(i)
-                continue
-            if nf < 0 or ncolon < 5:
-                continue
-            offs[6] = tlen + 1
-            g = self.first[i]
-            ok = True
-            for f in range(nf):
-                if f == nf - 1:
-                    # the last field of the pattern takes the rest of the ARN (all of it for a 6-field pattern)
-                    ok = self.globs.exec(g + f, t + offs[f], tlen - offs[f])
-                else:
-                    ok = self.globs.exec(g + f, t + offs[f], offs[f + 1] - 1 - offs[f])
-                if not ok:
-                    break
-            if ok:
-                out.append(i)
-        return out
-
 
 # =================================================================================================================
 # Bundles: what applies to one caller under one layout
 # =================================================================================================================
 
-cdef class _Bundle:
-    """The statements of a layout that apply to a caller, and how the resource policy names it."""
+cdef class LayoutParts:
+    """A layout given to the core as plain data, with the attributes of :class:`lexauthz.compile.plan.Layout` (what
+    ``_Bundle.layout`` shows for a bundle the core made itself)."""
 
-    cdef readonly object mask, missing_mask, rp_direct, rp_role, rp_named
-    cdef lxa_bundle_flags flags
-    cdef readonly object caller, layout, errors
-    cdef readonly dict labels      # resource-policy stmt id -> principal_match label
-    cdef readonly dict slot_pos    # slot id -> position in evaluation order
-    cdef readonly bint has_resource
-    # The local view: the bundle's statements (sorted ids) and per-statement LF_* flags.
-    cdef readonly object stmts_arr, lfl_arr
-    cdef const uint32_t *stmts
-    cdef const uint8_t *lfl
-    cdef Py_ssize_t k
-    cdef uint64_t serial
+    cdef readonly tuple identity
+    cdef readonly object resource, permissions_boundary, session, scps
+
+    def __init__(self, identity=(), resource=None, permissions_boundary=None, session=None, scps=None):
+        self.identity = tuple(identity)
+        self.resource = resource
+        self.permissions_boundary = permissions_boundary
+        self.session = session
+        self.scps = scps
+
+    def slot_ids(self):
+        """Slot ids in evaluation order (identity, resource, boundary, session, SCP levels)."""
+        return iter(_slot_order((self.identity, self.resource, self.permissions_boundary, self.session, self.scps)))
+
+    def __repr__(self):
+        return (f"LayoutParts(identity={self.identity!r}, resource={self.resource!r}, "
+                f"permissions_boundary={self.permissions_boundary!r}, session={self.session!r}, scps={self.scps!r})")
+
+
+cdef inline void _fill_view(_BundleView *out, _Bundle b) noexcept:
+    """The kernel's view of bundle ``b`` (INVARIANT(view-alive): the caller keeps ``b`` alive while it is used)."""
+    out.stmts = b.stmts
+    out.local_flags = b.local_flags
+    out.k = b.k
+    out.flags = b.flags
+    out.err = 1 if b.errors else 0
+
+
+cdef tuple _layout_parts(layout):
+    """``(identity, resource, permissions_boundary, session, scps)`` of a layout given as that 5-tuple or as an object
+    with those attributes (lexauthz.compile.plan.Layout, duck-typed)."""
+    if type(layout) is tuple:
+        if len(<tuple>layout) != 5:
+            raise ValueError("a layout tuple has five parts")
+        identity, resource, boundary, session, scps = <tuple>layout
+    else:
+        identity, resource = layout.identity, layout.resource
+        boundary, session, scps = layout.permissions_boundary, layout.session, layout.scps
+    return (tuple(identity), resource, boundary, session, None if scps is None else tuple(map(tuple, scps)))
+
+
+cdef list _slot_order(tuple layout):
+    """Slot ids in evaluation order (identity, resource, boundary, session, SCP levels), as Layout.slot_ids."""
+    identity, resource, boundary, session, scps = layout
+    cdef list out = list(identity)
+    if resource is not None:
+        out.append(resource)
+    if boundary is not None:
+        out.append(boundary)
+    if session is not None:
+        out.append(session)
+    for level in scps or ():
+        out.extend(level)
+    return out
+
+
+cdef class _Bundle:
+    """The statements of a layout that apply to a caller, and how the resource policy names it (fields in
+    _engine.pxd)."""
 
     @property
     def kind(self):
@@ -1111,6 +213,7 @@ cdef class _Bundle:
         return self.flags.n_levels
 
 
+
 # =================================================================================================================
 # Core
 # =================================================================================================================
@@ -1130,7 +233,7 @@ cdef inline uint64_t _new_serial() noexcept:
     return _serial_counter
 
 
-cdef class _Tab3:
+cdef class _Triple64Map:
     """Open addressing from a key of three uint64 to an int64 value (>= 0); used with the GIL held.
 
     # NOTE: keys are serials (never reused), so a table is never wrong about a key it holds; callers still check
@@ -1168,7 +271,7 @@ cdef class _Tab3:
         return h ^ (h >> 29)
 
     cdef inline int64_t get(self, uint64_t a, uint64_t b, uint64_t c) noexcept:
-        cdef Py_ssize_t mask = self.cap - 1, i = <Py_ssize_t>(_Tab3._hash(a, b, c) & <uint64_t>mask)
+        cdef Py_ssize_t mask = self.cap - 1, i = <Py_ssize_t>(_Triple64Map._hash(a, b, c) & <uint64_t>mask)
         cdef uint64_t *k
         while self.vals[i] >= 0:
             k = &self.keys[i * 3]
@@ -1198,7 +301,7 @@ cdef class _Tab3:
         return 0
 
     cdef inline void _insert(self, uint64_t a, uint64_t b, uint64_t c, int64_t v) noexcept:
-        cdef Py_ssize_t mask = self.cap - 1, i = <Py_ssize_t>(_Tab3._hash(a, b, c) & <uint64_t>mask)
+        cdef Py_ssize_t mask = self.cap - 1, i = <Py_ssize_t>(_Triple64Map._hash(a, b, c) & <uint64_t>mask)
         cdef uint64_t *k
         while self.vals[i] >= 0:
             k = &self.keys[i * 3]
@@ -1312,7 +415,7 @@ cdef class Core:
     cdef list tag_keys
     cdef dict tags_intern, action_cache, action_raw, resource_cache, bundle_cache, env_cache, ctx_cache, res_memo
     cdef dict p_entries, r_entries, a_entries, ctx_by_hash
-    cdef _Tab3 env_tab
+    cdef _Triple64Map env_tab
     cdef list env_list
     cdef tuple empty_ctx
     cdef Py_ssize_t cache_limit
@@ -1387,7 +490,7 @@ cdef class Core:
         self.r_entries = {}
         self.a_entries = {}
         self.ctx_by_hash = {}
-        self.env_tab = _Tab3(1024)
+        self.env_tab = _Triple64Map(1024)
         self.env_list = []
         self.action_raw = {}
         self.res_memo = {}
@@ -1420,7 +523,7 @@ cdef class Core:
         row = _zeros(self.nw)
         cdef uint32_t[::1] a = np.fromiter(ids, dtype=np.uint32) if not isinstance(ids, np.ndarray) else ids
         if a.shape[0]:
-            lxa_bits_set_many(_ptr(row), &a[0], a.shape[0])
+            _csrc.lxa_bits_set_many(_ptr(row), &a[0], a.shape[0])
         return row
 
     cdef Py_ssize_t _measure(self):
@@ -1447,13 +550,13 @@ cdef class Core:
         for i in matched:
             a = neg[i]
             if a.shape[0]:
-                lxa_bits_clear_many(w, &a[0], a.shape[0])
+                _csrc.lxa_bits_clear_many(w, &a[0], a.shape[0])
         for i in matched:
             a = pos[i]
             if a.shape[0]:
-                lxa_bits_set_many(w, &a[0], a.shape[0])
+                _csrc.lxa_bits_set_many(w, &a[0], a.shape[0])
         if extra is not None:
-            lxa_bits_or_inplace(w, _ptr(extra), self.nw)
+            _csrc.lxa_bits_or_inplace(w, _ptr(extra), self.nw)
         return row
 
     cpdef object action_row(self, str action):
@@ -1511,64 +614,71 @@ cdef class Core:
                 if ids is not None:
                     a = ids
                     if a.shape[0]:
-                        lxa_bits_set_many(c, &a[0], a.shape[0])
+                        _csrc.lxa_bits_set_many(c, &a[0], a.shape[0])
                 if likes.n:
                     b = _utf8(v)
                     for i in likes.matching(b):
                         a = like_ids[i]
                         if a.shape[0]:
-                            lxa_bits_set_many(c, &a[0], a.shape[0])
+                            _csrc.lxa_bits_set_many(c, &a[0], a.shape[0])
             # row &= ~(constrained & ~passed)
             excluded = constrained.copy()
-            lxa_bits_andnot_inplace(_ptr(excluded), c, self.nw)
-            lxa_bits_andnot_inplace(w, _ptr(excluded), self.nw)
+            _csrc.lxa_bits_andnot_inplace(_ptr(excluded), c, self.nw)
+            _csrc.lxa_bits_andnot_inplace(w, _ptr(excluded), self.nw)
         return row
 
     def bundle(self, str principal, layout):
-        """The :class:`_Bundle` of ``principal`` under ``layout`` (cached)."""
-        key = (principal, layout)
-        b = self.bundle_cache.get(key)
-        if b is None:
-            b = self._make_bundle(principal, layout)
-            if len(self.bundle_cache) > self.cache_limit:
-                self.bundle_cache.clear()
-            self.bundle_cache[key] = b
+        """The :class:`_Bundle` of ``principal`` under ``layout`` (cached): a 5-tuple ``(identity slots, resource
+        slot, boundary slot, session slot, SCP levels)``, or anything with those five attributes as
+        :class:`lexauthz.compile.plan.Layout` has them (duck-typed: the core never imports compile)."""
+        parts = _layout_parts(layout)
+        key = (principal, parts)
+        cached = self.bundle_cache.get(key)
+        if cached is not None:
+            return cached
+        cdef _Bundle b = self._make_bundle(principal, parts)
+        b.layout = layout if type(layout) is not tuple else LayoutParts(*parts)
+        if len(self.bundle_cache) > self.cache_limit:
+            self.bundle_cache.clear()
+        self.bundle_cache[key] = b
         return b
 
-    cdef _Bundle _make_bundle(self, str principal, layout):
+    cdef _Bundle _make_bundle(self, str principal, tuple layout):
         cdef _Bundle b = _Bundle()
         b.serial = _new_serial()
         plan = self.plan
+        identity, resource, boundary, session, scps = layout
+        slot_order = _slot_order(layout)
         c = caller_info(principal)
-        kind = KIND_CODES[c.kind]
+        cdef int kind = KIND_CODES[c.kind]
         b.caller = c
-        b.layout = layout
         errors = []
-        for sid in layout.slot_ids():
+        for sid in slot_order:
             errors.extend(plan.slot_errors(sid))
         b.errors = tuple(errors)
         b.flags.kind = kind
-        b.flags.boundary_active = layout.permissions_boundary is not None and kind not in (K_ROOT, K_SERVICE)
-        b.flags.session_active = layout.session is not None and kind in (K_ROLE, K_ASSUMED_ROLE, K_FEDERATED_USER)
-        b.flags.scps_active = bool(layout.scps) and kind != K_SERVICE
-        n_levels = len(layout.scps) if b.flags.scps_active else 0
-        if n_levels > 64:
-            raise ValueError("more than 64 SCP levels")
+        b.flags.boundary_active = boundary is not None and not (kind == KIND_ROOT or kind == KIND_SERVICE)
+        b.flags.session_active = session is not None and (kind == KIND_ROLE or kind == KIND_ASSUMED_ROLE
+                                                          or kind == KIND_FEDERATED_USER)
+        b.flags.scps_active = bool(scps) and kind != KIND_SERVICE
+        n_levels = len(scps) if b.flags.scps_active else 0
+        if n_levels > MAX_SCP_LEVELS:
+            raise ValueError(f"more than {MAX_SCP_LEVELS} SCP levels")
         b.flags.n_levels = n_levels
-        b.has_resource = layout.resource is not None
+        b.has_resource = resource is not None
         b.slot_pos = {}
-        for pos, sid in enumerate(layout.slot_ids()):
+        for pos, sid in enumerate(slot_order):
             b.slot_pos.setdefault(sid, pos)
         mask_ids, missing_ids, direct, role, named = [], [], [], [], []
         b.labels = {}
         slot_ids = self._slot_range
 
-        for sid in layout.identity:
+        for sid in identity:
             mask_ids.extend(slot_ids(sid))
             missing_ids.extend(slot_ids(sid))
-        if layout.resource is not None:
-            has_boundary = layout.permissions_boundary is not None
-            for s in slot_ids(layout.resource):
+        if resource is not None:
+            has_boundary = boundary is not None
+            for s in slot_ids(resource):
                 st = plan.statements[s].statement
                 if st.principal is not None:
                     n = principal_naming(st.principal, c)
@@ -1582,22 +692,23 @@ cdef class Core:
                 missing_ids.append(s)
                 b.labels[s] = n[0]
                 named.append(s)
-                if n[1] in ("everyone", "principal", "service"):
+                if n[1] in _DIRECT_NAMINGS:
                     direct.append(s)
-                elif n[1] == "role":
+                elif n[1] == _ROLE_NAMING:
                     role.append(s)
         if b.flags.boundary_active:
-            mask_ids.extend(slot_ids(layout.permissions_boundary))
-            missing_ids.extend(slot_ids(layout.permissions_boundary))
+            mask_ids.extend(slot_ids(boundary))
+            missing_ids.extend(slot_ids(boundary))
         if b.flags.session_active:
-            mask_ids.extend(slot_ids(layout.session))
-            missing_ids.extend(slot_ids(layout.session))
+            mask_ids.extend(slot_ids(session))
+            missing_ids.extend(slot_ids(session))
         if b.flags.scps_active:
-            for lv, level in enumerate(layout.scps):
+            for lv, level in enumerate(scps):
                 for sid in level:
                     if plan.slots[sid].level != lv:
                         raise ValueError(f"SCP slot {sid} is at level {plan.slots[sid].level}, not {lv}")
                     mask_ids.extend(slot_ids(sid))
+                    missing_ids.extend(slot_ids(sid))
         b.mask = self._row(mask_ids)
         b.missing_mask = self._row(missing_ids)
         b.rp_direct = self._row(direct)
@@ -1620,19 +731,19 @@ cdef class Core:
             sid32 = ids[j]
             imv[j] = sid32
             f = 0
-            if lxa_bits_test(w_direct, sid32):
+            if _csrc.lxa_bits_test(w_direct, sid32):
                 f |= LF_DIRECT
-            if lxa_bits_test(w_role, sid32):
+            if _csrc.lxa_bits_test(w_role, sid32):
                 f |= LF_ROLE
-            if lxa_bits_test(w_named, sid32):
+            if _csrc.lxa_bits_test(w_named, sid32):
                 f |= LF_NAMED
-            if lxa_bits_test(w_needs, sid32):
+            if _csrc.lxa_bits_test(w_needs, sid32):
                 f |= LF_NEEDS
             fmv[j] = f
         b.stmts_arr = ids_arr
-        b.lfl_arr = fl_arr
+        b.local_flags_arr = fl_arr
         b.stmts = &imv[0]
-        b.lfl = &fmv[0]
+        b.local_flags = &fmv[0]
         b.k = k
         return b
 
@@ -1765,12 +876,12 @@ cdef class Core:
         if rent.rslot is None:
             b = pe.bundle0
             if b is None:
-                b = self.bundle(pe.arn, Layout(identity, None, boundary, session, scps))
+                b = self.bundle(pe.arn, (identity, None, boundary, session, scps))
                 pe.bundle0 = b
             return b
         b = pe.by_rslot.get(rent.rslot)
         if b is None:
-            b = self.bundle(pe.arn, Layout(identity, rent.rslot, boundary, session, scps))
+            b = self.bundle(pe.arn, (identity, rent.rslot, boundary, session, scps))
             pe.by_rslot[rent.rslot] = b
         return b
 
@@ -1829,7 +940,8 @@ cdef class Core:
         cdef list bundles = [], a_rows = [], r_rows = [], t_rows = [], envs = [], rstrs = []
         cdef dict ctx_by_id = {}
         cdef dict pents = self.p_entries, rents = self.r_entries, aents = self.a_entries
-        cdef _Tab3 bt = _Tab3(256), at = _Tab3(128), rt = _Tab3(1024), tt = _Tab3(1024)
+        cdef _Triple64Map bt = _Triple64Map(256), at = _Triple64Map(128)
+        cdef _Triple64Map rt = _Triple64Map(1024), tt = _Triple64Map(1024)
         b_arr = np.empty(n, dtype=np.uint32)
         a_arr = np.empty(n, dtype=np.uint32)
         r_arr = np.empty(n, dtype=np.uint32)
@@ -1942,22 +1054,22 @@ cdef class Core:
         P.n = n
         P.core = self
         P.refs = [bundles, a_rows, r_rows, t_rows]
-        P.b_idx, P.a_idx, P.r_idx, P.t_idx, P.same = b_arr, a_arr, r_arr, t_arr, same_arr
-        P.sbs = <_SB *>malloc((nb + 1) * sizeof(_SB))
-        if P.sbs == NULL:
+        P.bundle_ids, P.action_ids, P.resource_ids, P.tag_ids, P.same_account = b_arr, a_arr, r_arr, t_arr, same_arr
+        P.views = <_BundleView *>malloc((nb + 1) * sizeof(_BundleView))
+        if P.views == NULL:
             raise MemoryError()
-        P.nb = nb
+        P.n_views = nb
         for i in range(nb):
-            _fill_sb(&P.sbs[i], <_Bundle>bundles[i])
-        P.arows = _row_ptrs(a_rows, self.nw)
-        P.rrows = _row_ptrs(r_rows, self.nw)
-        P.trows = _row_ptrs(t_rows, self.nw)
-        poff_arr = np.full(max(n, 1), -1, dtype=np.int64)
-        cdef int64_t[::1] poff = poff_arr
-        cdef const uint8_t *tmv = self.p_type
-        cdef const uint8_t *emv = self.p_eff
-        cdef const int16_t *lmv = self.p_lvl
-        cdef _SB *sb
+            _fill_view(&P.views[i], <_Bundle>bundles[i])
+        P.action_rows = _row_ptrs(a_rows, self.nw)
+        P.resource_rows = _row_ptrs(r_rows, self.nw)
+        P.tag_rows = _row_ptrs(t_rows, self.nw)
+        passed_offsets_arr = np.full(max(n, 1), -1, dtype=np.int64)
+        cdef int64_t[::1] passed_offsets = passed_offsets_arr
+        cdef const uint8_t *stmt_type = self.p_type
+        cdef const uint8_t *stmt_effect = self.p_eff
+        cdef const int16_t *stmt_level = self.p_lvl
+        cdef _BundleView *view
         cdef int d
         cdef uint8_t[::1] outv
         cdef uint8_t *o = NULL
@@ -1970,40 +1082,43 @@ cdef class Core:
         # Phase B: which rows defer (a candidate that needs a residual check, and no applying Deny without one).
         with nogil:
             for i in range(n):
-                sb = &P.sbs[bi[i]]
-                d = c_decide_sparse(sb, P.arows[ai[i]], P.rrows[ri[i]], P.trows[ti[i]], NULL, tmv, emv, lmv, sm[i])
-                if d == -1:
-                    poff[i] = total
-                    total += (sb.k >> 6) + 1
+                view = &P.views[bi[i]]
+                d = c_decide_sparse(view, P.action_rows[ai[i]], P.resource_rows[ri[i]], P.tag_rows[ti[i]], NULL,
+                                    stmt_type, stmt_effect, stmt_level, sm[i])
+                if d == DEC_DEFER:
+                    passed_offsets[i] = total
+                    total += (view.k >> 6) + 1
                 elif o != NULL:
                     o[i] = <uint8_t>d
-        pflat_arr = np.zeros(max(total, 1), dtype=_U64)
-        cdef uint64_t[::1] pflat = pflat_arr
+        passed_words_arr = np.zeros(max(total, 1), dtype=_U64)
+        cdef uint64_t[::1] passed_words = passed_words_arr
         cdef dict memo = self._memo()
         cdef _Bundle b
-        cdef const uint64_t *A
-        cdef const uint64_t *R
-        cdef const uint64_t *T
+        cdef const uint64_t *action_row
+        cdef const uint64_t *resource_row
+        cdef const uint64_t *tag_row
         # Phase C: residual checks, once per candidate statement and distinct (context, resource).
         for i in range(n):
-            if poff[i] < 0:
+            if passed_offsets[i] < 0:
                 continue
             b = bundles[bi[i]]
-            A = P.arows[ai[i]]
-            R = P.rrows[ri[i]]
-            T = P.trows[ti[i]]
-            self._walk(b, A, R, T, envs[ti[i]], rstrs[ri[i]], &pflat[poff[i]], None, memo)
-        P.poff = poff_arr
-        P.pflat = pflat_arr
+            action_row = P.action_rows[ai[i]]
+            resource_row = P.resource_rows[ri[i]]
+            tag_row = P.tag_rows[ti[i]]
+            self._walk(b, action_row, resource_row, tag_row, envs[ti[i]], rstrs[ri[i]],
+                       &passed_words[passed_offsets[i]], None, memo)
+        P.passed_offsets = passed_offsets_arr
+        P.passed_words = passed_words_arr
         if o != NULL:
             # Phase D for the deferred rows only.
             with nogil:
                 for i in range(n):
-                    if poff[i] >= 0:
-                        d = c_decide_sparse(&P.sbs[bi[i]], P.arows[ai[i]], P.rrows[ri[i]], P.trows[ti[i]],
-                                            &pflat[poff[i]], tmv, emv, lmv, sm[i])
+                    if passed_offsets[i] >= 0:
+                        d = c_decide_sparse(&P.views[bi[i]], P.action_rows[ai[i]], P.resource_rows[ri[i]],
+                                            P.tag_rows[ti[i]], &passed_words[passed_offsets[i]],
+                                            stmt_type, stmt_effect, stmt_level, sm[i])
                         # -1 cannot happen (phase C stored every deferred row's results); never an Allow on it
-                        o[i] = <uint8_t>d if d >= 0 else DEF_ERROR
+                        o[i] = <uint8_t>d if d >= 0 else DEC_ERROR
         return P
 
     @cython.boundscheck(False)
@@ -2017,20 +1132,14 @@ cdef class Core:
             raise ValueError("column lengths differ")
         if n == 0:
             return
-        cdef const uint32_t[::1] bi = P.b_idx, ai = P.a_idx, ri = P.r_idx, ti = P.t_idx
-        cdef const uint8_t[::1] sm = P.same
-        cdef const int64_t[::1] poff = P.poff
-        cdef const uint64_t[::1] pflat = P.pflat
-        cdef const uint8_t *tmv = self.p_type
-        cdef const uint8_t *emv = self.p_eff
-        cdef const int16_t *lmv = self.p_lvl
-        cdef int d
+        cdef const uint32_t[::1] bi = P.bundle_ids, ai = P.action_ids, ri = P.resource_ids, ti = P.tag_ids
+        cdef const uint8_t[::1] sm = P.same_account
+        cdef const int64_t[::1] passed_offsets = P.passed_offsets
+        cdef const uint64_t[::1] passed_words = P.passed_words
+        # A row that still defers (it cannot: prepare stored every deferred row's results) is decided DEC_ERROR.
         with nogil:
-            for i in range(n):
-                d = c_decide_sparse(&P.sbs[bi[i]], P.arows[ai[i]], P.rrows[ri[i]], P.trows[ti[i]],
-                                    &pflat[poff[i]] if poff[i] >= 0 else NULL, tmv, emv, lmv, sm[i])
-                # -1 cannot happen (prepare stored every deferred row's results); never an Allow on it
-                out[i] = <uint8_t>d if d >= 0 else DEF_ERROR
+            c_decide_rows(n, P.views, P.action_rows, P.resource_rows, P.tag_rows, &bi[0], &ai[0], &ri[0], &ti[0],
+                          &sm[0], &passed_offsets[0], &passed_words[0], self.p_type, self.p_eff, self.p_lvl, &out[0])
 
     def bind(self, resolver, check):
         """Fix the resolver and the row check :meth:`is_allowed` uses (once, before the engine is shared)."""
@@ -2043,7 +1152,7 @@ cdef class Core:
         """Whether the request is allowed (see :meth:`lexauthz.engine.Engine.is_allowed`)."""
         if self.resolver is None:
             raise ValueError("the core is not bound to a resolver")
-        return self._decide(self.resolver, principal_arn, action, resource_arn, context, self.check_row) == DEF_ALLOW
+        return self._decide(self.resolver, principal_arn, action, resource_arn, context, self.check_row) == DEC_ALLOW
 
     def explain_one(self, p, a, r, raw, acct):
         """``(decision, bundle, matched statement ids, action row, resource row, env, same account)`` of one request
@@ -2058,23 +1167,24 @@ cdef class Core:
         pe, rent, ae, r = self._resolve(self.resolver, p, a, r, self.check_row)
         cdef _Bundle b = self._bundle_of(pe, rent)
         if b.errors:
-            return (DEF_ERROR, b, [], None, None, None, 0)
+            return (DEC_ERROR, b, [], None, None, None, 0)
         cdef int same
         if acct:
             same = 1 if (pe.account is not None and pe.account == acct) else 0
         else:
             same = _same_account(pe, rent)
         ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
-        cdef const uint64_t *A = _fptr(ae.row)
-        cdef const uint64_t *R = _fptr(rent.row)
-        cdef const uint64_t *T = _fptr(ee.trow)
+        cdef const uint64_t *action_row = _fptr(ae.row)
+        cdef const uint64_t *resource_row = _fptr(rent.row)
+        cdef const uint64_t *tag_row = _fptr(ee.trow)
         passed_arr = np.zeros((b.k >> 6) + 1, dtype=_U64)
         cdef list matched = []
-        self._walk(b, A, R, T, ee.env, r, _fptr(passed_arr), matched, self._memo())
-        cdef _SB sb
-        _fill_sb(&sb, b)
-        cdef int d = c_decide_sparse(&sb, A, R, T, _fptr(passed_arr), self.p_type, self.p_eff, self.p_lvl, same)
-        return (d if d >= 0 else DEF_ERROR, b, matched, ae.row, rent.row, ee.env, same)
+        self._walk(b, action_row, resource_row, tag_row, ee.env, r, _fptr(passed_arr), matched, self._memo())
+        cdef _BundleView view
+        _fill_view(&view, b)
+        cdef int d = c_decide_sparse(&view, action_row, resource_row, tag_row, _fptr(passed_arr),
+                                     self.p_type, self.p_eff, self.p_lvl, same)
+        return (d if d >= 0 else DEC_ERROR, b, matched, ae.row, rent.row, ee.env, same)
 
     cdef tuple _resolve(self, resolver, p, a, r, check):
         """``(principal entry, resource entry, action entry, resource)`` of one request; ``check(p, a, r)`` runs
@@ -2111,7 +1221,8 @@ cdef class Core:
         """Where residual results are memoised: per engine, or per call for the brute-force twin."""
         return self.res_memo if self.use_index else {}
 
-    cdef int _walk(self, _Bundle b, const uint64_t *A, const uint64_t *R, const uint64_t *T, env, str r,
+    cdef int _walk(self, _Bundle b, const uint64_t *action_row, const uint64_t *resource_row,
+                   const uint64_t *tag_row, env, str r,
                    uint64_t *passed, list matched, dict memo) except -1:
         """Phase C for one request: set the ``passed`` bit (by local position) of each candidate of ``b`` whose
         residual check passes; with ``matched``, also append every candidate that matches (its check, if any,
@@ -2119,15 +1230,16 @@ cdef class Core:
         cdef Py_ssize_t j
         cdef uint32_t s
         for j in range(b.k):
-            if matched is None and not (b.lfl[j] & LF_NEEDS):
+            if matched is None and not (b.local_flags[j] & LF_NEEDS):
                 continue
             s = b.stmts[j]
-            if not (lxa_bits_test(A, s) and lxa_bits_test(R, s) and lxa_bits_test(T, s)):
+            if not (_csrc.lxa_bits_test(action_row, s) and _csrc.lxa_bits_test(resource_row, s)
+                    and _csrc.lxa_bits_test(tag_row, s)):
                 continue
-            if b.lfl[j] & LF_NEEDS:
+            if b.local_flags[j] & LF_NEEDS:
                 if not self._passes(s, env, r, memo):
                     continue
-                lxa_bits_set(passed, j)
+                _csrc.lxa_bits_set(passed, j)
             if matched is not None:
                 matched.append(s)
         return 0
@@ -2147,15 +1259,16 @@ cdef class Core:
         pe, rent, ae, r = self._resolve(resolver, p, a, r, check)
         cdef _Bundle b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
         if b.errors:
-            return DEF_ERROR
+            return DEC_ERROR
         ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
         cdef int same = _same_account(pe, rent)
-        cdef _SB sb
-        _fill_sb(&sb, b)
-        cdef const uint64_t *A = _fptr(ae.row)
-        cdef const uint64_t *R = _fptr(rent.row)
-        cdef const uint64_t *T = _fptr(ee.trow)
-        cdef int d = c_decide_sparse(&sb, A, R, T, NULL, self.p_type, self.p_eff, self.p_lvl, same)
+        cdef _BundleView view
+        _fill_view(&view, b)
+        cdef const uint64_t *action_row = _fptr(ae.row)
+        cdef const uint64_t *resource_row = _fptr(rent.row)
+        cdef const uint64_t *tag_row = _fptr(ee.trow)
+        cdef int d = c_decide_sparse(&view, action_row, resource_row, tag_row, NULL,
+                                     self.p_type, self.p_eff, self.p_lvl, same)
         if d >= 0:
             return d
         # Deferred: a candidate needs a residual check, and no Deny decided without one.
@@ -2168,19 +1281,20 @@ cdef class Core:
             raise MemoryError()
         memset(passed, 0, words * sizeof(uint64_t))
         try:
-            self._walk(b, A, R, T, ee.env, r, passed, None, self._memo())
-            d = c_decide_sparse(&sb, A, R, T, passed, self.p_type, self.p_eff, self.p_lvl, same)
+            self._walk(b, action_row, resource_row, tag_row, ee.env, r, passed, None, self._memo())
+            d = c_decide_sparse(&view, action_row, resource_row, tag_row, passed,
+                                self.p_type, self.p_eff, self.p_lvl, same)
         finally:
             if passed != &local[0]:
                 free(passed)
-        return d if d >= 0 else DEF_ERROR
+        return d if d >= 0 else DEC_ERROR
 
     # -- explanations (single requests) ----------------------------------------------------------------------------
 
     def missing_keys(self, _Bundle b, action_row, resource_row, str resource, _Env env):
         """Context keys that statements whose action and resource matched referenced and the request lacks.
 
-        Collected from identity, named resource-policy, boundary and session statements (not SCPs): each clause's
+        Collected from identity, named resource-policy, boundary, session and SCP statements: each clause's
         key when absent, the keys of policy variables in String*/Arn*/Bool values when absent, and the keys of
         variables in a Resource/NotResource value that has no value.
         """
@@ -2189,17 +1303,17 @@ cdef class Core:
         cdef uint64_t *m
         row = b.missing_mask.copy()
         m = _ptr(row)
-        lxa_bits_and_inplace(m, _ptr(action_row), self.nw)
+        _csrc.lxa_bits_and_inplace(m, _ptr(action_row), self.nw)
         # For a statement without policy variables in its Resource, the resource row bit is its static match.
         static_row = resource_row
-        cdef size_t s = lxa_bits_next(m, self.nw, 0)
+        cdef size_t s = _csrc.lxa_bits_next(m, self.nw, 0)
         ctx = env.ctx
         while s != SIZE_MAX:
             info = self.plan.statements[s]
             if info.dynamic_resource:
                 ok = self._residual(s).dyn.check(resource, ctx, missing)
             else:
-                ok = lxa_bits_test(_ptr(static_row), s)
+                ok = _csrc.lxa_bits_test(_ptr(static_row), s)
             if ok:
                 for clause in info.statement.condition:
                     if clause.key not in ctx:
@@ -2210,7 +1324,7 @@ cdef class Core:
                             for k in tp.keys:
                                 if k not in ctx:
                                     missing.add(k)
-            s = lxa_bits_next(m, self.nw, s + 1)
+            s = _csrc.lxa_bits_next(m, self.nw, s + 1)
         return missing
 
     def stmt_type(self, Py_ssize_t s):
@@ -2251,8 +1365,8 @@ def bits_to_ids(row):
     cdef list out = []
     if nw == 0:
         return out
-    cdef size_t s = lxa_bits_next(&mv[0], nw, 0)
+    cdef size_t s = _csrc.lxa_bits_next(&mv[0], nw, 0)
     while s != SIZE_MAX:
         out.append(s)
-        s = lxa_bits_next(&mv[0], nw, s + 1)
+        s = _csrc.lxa_bits_next(&mv[0], nw, s + 1)
     return out

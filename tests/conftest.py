@@ -26,7 +26,7 @@ settings.load_profile(os.environ.get("LEXAUTHZ_HYPOTHESIS_PROFILE", _default_pro
 
 def pytest_sessionstart(session):
     """Stop with a usable message when `lexauthz` is a source tree without its compiled modules."""
-    if importlib.util.find_spec("lexauthz._glob") is None:
+    if importlib.util.find_spec("lexauthz._engine") is None:
         import lexauthz
 
         raise pytest.UsageError(

@@ -9,23 +9,30 @@ of the IAM User Guide and cites the page it follows.  The pages, referred to bel
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html
 - MULTIVALUED: "Single-valued vs. multivalued context keys",
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+- EXAMPLES: "Multivalued context key examples",
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition_examples-multi-valued-context-keys.html
 - VARIABLES: "IAM policy elements: Variables and tags",
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
 
 How one clause (``operator: {key: [values]}``) is decided, in the order :func:`clause_matches` applies the rules:
 
 1. An operator that is not one of IAM's names never matches (AWS refuses such a policy when it is saved; the
-   validator reports it and the evaluators do not run such a policy, so this is only a safe default).
-2. ``Null`` tests whether the key is present: ``"true"`` matches when it is absent, ``"false"`` when present.
-3. A key missing from the context: ``...IfExists`` matches; ``ForAllValues:`` matches (vacuously);
-   ``ForAnyValue:`` does not; a negated operator (``StringNotEquals``, ``NotIpAddress``, ...) matches; any other
-   operator does not.
-4. ``ForAnyValue:`` matches when at least one context value matches; ``ForAllValues:`` when every context value
-   matches (so an empty list matches ``ForAllValues:`` and not ``ForAnyValue:``).  A single-valued context value is
-   a set of one.
-5. Without a set qualifier, a multivalued (list) context value never matches, negated operators included (see
+   validator reports it and the evaluators do not run such a policy, so this is only a safe default).  This
+   includes a qualifier other than ``ForAnyValue``/``ForAllValues`` and ``NullIfExists``.
+2. ``...IfExists`` on a key missing from the context matches, whatever the operator and qualifier.
+3. A set qualifier applies before the operator, for every operator, ``Null`` included (see
+   :func:`set_qualifier_matches`).  When the request has no value for the key (the key is missing, or its value
+   resolves to a null data set: an empty list or an empty string), ``ForAllValues:`` matches and ``ForAnyValue:``
+   does not, whatever the operator and its values.  Otherwise ``ForAnyValue:`` matches when at least one context
+   value satisfies the operator and ``ForAllValues:`` when every one does; a single-valued context value is a set
+   of one.
+4. Without a qualifier, ``Null`` tests whether the key is present: ``"true"`` matches when it is absent,
+   ``"false"`` when present.
+5. Without a qualifier, a key missing from the context: a negated operator (``StringNotEquals``, ``NotIpAddress``,
+   ...) matches; any other operator does not.
+6. Without a set qualifier, a multivalued (list) context value never matches, negated operators included (see
    :func:`single_valued_operator_on_list`).
-6. One context value against the policy values: OR across the values, NOR for a negated operator.  A pair that
+7. One context value against the policy values: OR across the values, NOR for a negated operator.  A pair that
    cannot be compared (a non-numeric value for ``Numeric*``, an unparsable date or address, a non-ARN for
    ``Arn*``, on either side) is no match, and it also makes the negated operator false: ``NumericNotEquals`` does
    not claim that ``"abc"`` differs from ``5``.  A policy value whose variable has no value is unlike everything:
@@ -69,6 +76,8 @@ __all__ = [
     "clause_matches",
     "null_matches",
     "missing_key_matches",
+    "set_qualifier_matches",
+    "request_value_set",
     "single_valued_operator_on_list",
     "value_matches",
     "string_equals",
@@ -218,7 +227,7 @@ def clause_matches(
 ) -> bool:
     """Whether one ``operator: {key: values}`` clause matches the request context.
 
-    Applies rules 1 to 6 of the module docstring; each rule is a function below.  ``missing`` collects absent keys,
+    Applies rules 1 to 7 of the module docstring; each rule is a function below.  ``missing`` collects absent keys,
     as for :func:`condition_block_matches`.
     """
     base = clause.base
@@ -229,37 +238,97 @@ def clause_matches(
     # Rule 1: an operator that IAM does not know never matches.
     if base not in KNOWN_OPERATORS or (base == NULL_OPERATOR and clause.if_exists):
         return False
+    if clause.qualifier is not None and clause.qualifier not in SET_QUALIFIERS:
+        return False
 
     value = context.get(clause.key)
 
-    # Rule 2: Null tests presence only.
+    # Rule 2: ...IfExists on a missing key.
+    if value is None and clause.if_exists:
+        return missing_key_matches(clause)
+
+    # Rule 3: a set qualifier applies before the operator, Null included.
+    if clause.qualifier is not None:
+        if base == NULL_OPERATOR:
+            return set_qualifier_matches(clause.qualifier, value, lambda v: null_matches(clause.values, v))
+        policy_values = _policy_values(base, clause.values, context, variables_enabled)
+        return set_qualifier_matches(clause.qualifier, value, lambda v: value_matches(base, v, policy_values))
+
+    # Rule 4: Null tests presence only.
     if base == NULL_OPERATOR:
         return null_matches(clause.values, value)
 
-    # Rule 3: the key is missing.
+    # Rule 5: the key is missing.
     if value is None:
         return missing_key_matches(clause)
 
     policy_values = _policy_values(base, clause.values, context, variables_enabled)
 
-    # Rule 4: set qualifiers.
-    if clause.qualifier == "ForAnyValue":
-        return any(value_matches(base, v, policy_values) for v in _as_set(value))
-    if clause.qualifier == "ForAllValues":
-        return all(value_matches(base, v, policy_values) for v in _as_set(value))
-    if clause.qualifier is not None:
-        return False  # not a set qualifier IAM knows (rule 1)
-
-    # Rule 5: a single-valued operator on a list.
+    # Rule 6: a single-valued operator on a list.
     if isinstance(value, tuple):
         return single_valued_operator_on_list(base, value, policy_values)
 
-    # Rule 6: one value.
+    # Rule 7: one value.
     return value_matches(base, value, policy_values)
 
 
+def set_qualifier_matches(
+    qualifier: str, context_value: str | tuple[str, ...] | None, member_matches: Callable[[str], bool]
+) -> bool:
+    """``ForAllValues:`` or ``ForAnyValue:`` around any operator: the qualifier ranges over the request's values.
+
+    - ``ForAllValues``: "The condition returns true if every context key value in the request matches a context
+      key value in the policy.  It also returns true if there are no context keys in the request" (MULTIVALUED,
+      "Set operators for multivalued context keys"); "The ForAllValues set operator also returns true if there are
+      no context keys in the request" (EXAMPLES).
+    - ``ForAnyValue``: true when at least one member of the request's set of values matches one of the policy's
+      values (MULTIVALUED, same section), so false when the request has no value for the key.
+    - The empty data set: "If the key values in the request resolve to an empty data set (for example, an empty
+      string), a condition operator modified by ForAllValues returns true, and a condition operator modified by
+      ForAnyValue returns false" (the page's earlier edition,
+      https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_multi-value-conditions.html).
+
+    The qualifier decides before the operator, for every operator: the introduction of OPERATORS ("If the key ...
+    is not present in the request context, the values do not match and the condition is false.  If the policy
+    condition requires that the key is not matched ... the condition is true") is about the bare operator, and the
+    set rules above say what a qualified operator returns with no request values, without exception.  So
+    ``ForAnyValue:StringNotEquals`` on a missing key is false, ``ForAllValues:StringEquals`` on a missing key is
+    true, and ``Null`` is no exception either: ``ForAllValues:Null`` with ``"false"`` is true on a missing key (the
+    vacuous truth that EXAMPLES warns about), and ``ForAnyValue:Null`` with ``"true"`` is false on one.  For a
+    present value, ``Null`` is applied to each member, which is never null, so ``"false"`` matches it and
+    ``"true"`` does not.
+
+    Parameters
+    ----------
+    qualifier:
+        ``"ForAllValues"`` or ``"ForAnyValue"``.
+    context_value:
+        The request's value for the key, ``None`` when the key is missing.
+    member_matches:
+        The operator (with the clause's policy values) applied to one request value.
+    """
+    members = request_value_set(context_value)
+    if qualifier == "ForAnyValue":
+        return any(member_matches(v) for v in members)
+    return all(member_matches(v) for v in members)  # ForAllValues; empty set: vacuously true
+
+
+def request_value_set(context_value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The set of request values a set qualifier ranges over.
+
+    A missing key and a value that resolves to a null data set are the empty set: "If the key values in the
+    request resolve to an empty data set (for example, an empty string)" (MULTIVALUED, earlier edition, quoted
+    in :func:`set_qualifier_matches`).  So ``None`` (missing), ``()`` (an empty list) and ``""`` (an empty string)
+    give ``()``.  Any other string is a set of one; a list is the set of its members (an empty string inside a
+    non-empty list is kept as a member: the guide's example is a value that is an empty string, not a member).
+    """
+    if context_value is None or context_value == "" or context_value == ():
+        return ()
+    return context_value if isinstance(context_value, tuple) else (context_value,)
+
+
 def null_matches(policy_values: tuple[str, ...], context_value: str | tuple[str, ...] | None) -> bool:
-    """``Null``: ``"true"`` matches when the key is absent, ``"false"`` when it is present.
+    """``Null`` without a set qualifier: ``"true"`` matches when the key is absent, ``"false"`` when it is present.
 
     "Use a Null condition operator to check if a condition key is absent at the time of authorization.  In the
     policy statement, use either true (the key doesn't exist — it is null) or false (the key exists and its value
@@ -269,7 +338,8 @@ def null_matches(policy_values: tuple[str, ...], context_value: str | tuple[str,
     A multivalued key given as an empty list counts as null: the IAM guide's multivalued examples add ``Null``
     with ``false`` so that a missing key, or a key with an empty value, cannot satisfy a ``ForAllValues`` condition
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition_examples-multi-valued-context-keys.html).
-    An empty string is a value (the key is present).
+    An empty string is a value (the key is present).  With ``ForAllValues:``/``ForAnyValue:`` the qualifier
+    applies first and this function tests each request value (:func:`set_qualifier_matches`).
     """
     is_null = context_value is None or context_value == ()
     wanted = "true" if is_null else "false"
@@ -278,6 +348,9 @@ def null_matches(policy_values: tuple[str, ...], context_value: str | tuple[str,
 
 def missing_key_matches(clause: ConditionClause) -> bool:
     """The result of a clause whose key is not in the request context.
+
+    :func:`clause_matches` asks it only for a clause with ``...IfExists`` or without a set qualifier; the qualifier
+    cases are kept here so that the function answers every clause.
 
     - "If the key that you specify in a policy condition is not present in the request context, the values do not
       match and the condition is false.  If the policy condition requires that the key is not matched, such as
@@ -331,7 +404,7 @@ def value_matches(base: str, context_value: str, policy_values: list) -> bool:
     :class:`~lexauthz.reference.wildcard.Pattern` per value or ``None`` for a value whose variable has no value;
     for the others, the value text.  A ``None`` value matches nothing: it never satisfies a positive operator and
     never stops a negated one (VARIABLES #policy-vars-no-value).  A comparison that cannot be made (wrong type)
-    satisfies neither (rule 6 of the module docstring).
+    satisfies neither (rule 7 of the module docstring).
     """
     positive = NEGATION_OF.get(base, base)
     compare = _COMPARISONS[positive]
@@ -591,11 +664,6 @@ def _policy_values(base: str, values: tuple[str, ...], context: Context, variabl
     if base in VARIABLE_OPERATORS:
         return [substitute_pattern(v, context, enabled=variables_enabled) for v in values]
     return list(values)
-
-
-def _as_set(value: str | tuple[str, ...]) -> tuple[str, ...]:
-    """A context value as the set that ``ForAnyValue:``/``ForAllValues:`` range over: a string is a set of one."""
-    return value if isinstance(value, tuple) else (value,)
 
 
 def _record_missing(clause: ConditionClause, context: Context, substitutes: bool, missing: set[str]) -> None:

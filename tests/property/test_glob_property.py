@@ -10,7 +10,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lexauthz._glob import _glob_match_bytes, glob_match, glob_match_many
+from lexauthz._match import glob_match_bytes, glob_match, glob_match_many
 
 TEXT_CHARS = ["a", "b", "A", "B", ":", "/", "é", "É", "€", "😀", "\u212a", "k", "\ud83d", "\ude00"]
 PATTERN_CHARS = TEXT_CHARS + ["*", "?"] * 3  # wildcards weighted up
@@ -110,8 +110,8 @@ def bytes_model(pattern, text, ignore_case):
 @given(raw, raw, st.booleans())
 def test_raw_bytes_agree_with_character_model(pattern, text, ignore_case):
     expected = bytes_model(pattern, text, ignore_case)
-    assert _glob_match_bytes(pattern, text, ignore_case, False) == expected
-    assert _glob_match_bytes(pattern, text, ignore_case, True) == expected
+    assert glob_match_bytes(pattern, text, ignore_case, False) == expected
+    assert glob_match_bytes(pattern, text, ignore_case, True) == expected
 
 
 @given(st.lists(st.sampled_from([b"a", b"b", b"\xc3\xa9", b"\xe2\x82\xac"]), max_size=10).map(b"".join),
@@ -120,4 +120,4 @@ def test_models_agree_on_valid_utf8(text, pattern):
     # On valid UTF-8 the bytes model is the regex model, so both describe one matcher.
     expected = regex_model(pattern.decode(), text.decode(), False)
     assert bytes_model(pattern, text, False) == expected
-    assert _glob_match_bytes(pattern, text, False, False) == expected
+    assert glob_match_bytes(pattern, text, False, False) == expected

@@ -1,10 +1,10 @@
-"""Table-driven tests of the IAM wildcard matcher in lexauthz._glob (C: csrc/lxa_glob.c)."""
+"""Table-driven tests of the IAM wildcard matcher in lexauthz._match (C: csrc/lxa_glob.c)."""
 
 import numpy as np
 import pytest
 
-from lexauthz import _glob
-from lexauthz._glob import _glob_match_bytes, glob_match, glob_match_many
+
+from lexauthz._match import glob_match, glob_match_bytes, glob_match_many, token_match
 
 BOT = "arn:aws:lex:us-east-1:123456789012:bot/OrderFlowers"
 ALIAS = "arn:aws:lex:us-east-1:123456789012:bot-alias/BOTID/ALIASID"
@@ -261,9 +261,10 @@ RAW_BYTES = [
 @pytest.mark.parametrize(("pattern", "text", "expected"), RAW_BYTES)
 @pytest.mark.parametrize("compiled", [False, True], ids=["one-shot", "compiled"])
 def test_raw_bytes(pattern, text, expected, compiled):
-    assert _glob_match_bytes(pattern, text, False, compiled) is expected
+    assert glob_match_bytes(pattern, text, False, compiled) is expected
 
 
-def test_c_api_is_exported_for_cython_modules():
-    # lexauthz/_glob.pxd declares it; other Cython modules cimport it through this capsule.
-    assert "c_glob_match" in _glob.__pyx_capi__
+@pytest.mark.parametrize("pattern, text", [("a*b", "axxb"), ("a?c", "abc"), ("*", ""), ("a*", "b"), ("??", "é")])
+def test_token_matcher_agrees_with_the_c_matcher(pattern, text):
+    # The per-request token matcher (StringLike with variables, dynamic Resources) and lxa_glob are one semantics.
+    assert token_match(pattern, text) is glob_match(pattern, text)

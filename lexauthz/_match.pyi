@@ -1,7 +1,8 @@
-"""IAM wildcard matching: `*` matches any run of characters, `?` exactly one; no escapes.
+"""Matching in the compiled core: IAM wildcards (`*` any run of characters, `?` exactly one; no escapes), and the
+caller/Principal helpers the core and :mod:`lexauthz.compile.principals` use.
 
-The compiled module behind this stub is `lexauthz/_glob.pyx` over `csrc/lxa_glob.c`; `csrc/lxa_glob.h` states
-the semantics and the cost precisely.
+The compiled module behind this stub is `lexauthz/_match.pyx`, over `csrc/lxa_glob.c` for static patterns;
+`csrc/lxa_glob.h` states the semantics and the cost precisely.
 """
 
 from collections.abc import Iterable
@@ -87,5 +88,34 @@ def glob_match_many(
     [True, False, True]
     """
 
-def _glob_match_bytes(pattern: bytes, text: bytes, ignore_case: bool = False, compiled: bool = False) -> bool:
+def glob_match_bytes(pattern: bytes, text: bytes, ignore_case: bool = False, compiled: bool = False) -> bool:
     """Match raw bytes (valid UTF-8 or not) with the one-shot or the compiled C entry point; for tests."""
+
+def token_match(pattern: str, text: str) -> bool:
+    """Whether `text` matches `pattern` with the per-request token matcher (the one StringLike uses once policy
+    variables are resolved); the same semantics as :func:`glob_match`, over code points."""
+
+USER: str
+ROLE: str
+ASSUMED_ROLE: str
+FEDERATED_USER: str
+ROOT: str
+SERVICE: str
+OTHER: str
+
+class CallerInfo:
+    """A caller broken down: ``kind`` (one of the kind names above), partition, account, role name."""
+
+    arn: str
+    kind: str
+    partition: str | None
+    account: str | None
+    role_name: str | None
+    def __init__(self, arn: str, kind: str, partition: str | None = ..., account: str | None = ...,
+                 role_name: str | None = ...) -> None: ...
+
+def caller_info(principal: str) -> CallerInfo: ...
+def principal_naming(principal: object, c: CallerInfo) -> tuple[str, str] | None: ...
+def not_principal_naming(
+    not_principal: object, c: CallerInfo, effect: str, has_boundary: bool
+) -> tuple[str, str] | None: ...
