@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .compile import serialize
+from ._kernel import CallerKind
 from .compile.build import Compiled, FixedResolver, build, build_applicable, collector_paused, core_module
 from .compile.directory import Directory
 from .compile.plan import TYPE_NAMES, Layout
@@ -127,20 +128,31 @@ def _check_rows(principals, actions, resources):
         _check_resource(resources[i], i)
 
 
-def _column(name, values, n=None):
+def _column(name, values, n=None, strings=False):
+    """A batch column as a sequence of ``n`` rows (a list for anything but a list or tuple).
+
+    A single ``str`` or bytes-like value is refused rather than split into rows.  With ``strings``, rows that are
+    ``str`` subclasses (``numpy.str_``, from ``list(ndarray)`` or pandas) become exact ``str`` (one type scan of the
+    column; rows are copied only when some row is not an exact ``str``).
+    """
     if values is None:
         return None
+    if isinstance(values, (str, bytes, bytearray, memoryview)):
+        raise RequestError("E_BAD_BATCH", f"`{name}` must be a sequence of strings, not a single "
+                           f"`{type(values).__name__}`", f"$.{name}")
     if isinstance(values, np.ndarray):
         values = values.tolist()
-    elif isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        if not isinstance(values, list):  # a 0-d array: one value, not a column
+            raise RequestError("E_BAD_BATCH", f"`{name}` must be a one-dimensional sequence", f"$.{name}")
+    elif not isinstance(values, Sequence):
         try:
             values = list(values)
         except TypeError:
             raise RequestError("E_BAD_BATCH", f"`{name}` must be a sequence", f"$.{name}") from None
-        if isinstance(values, (str, bytes)):
-            raise RequestError("E_BAD_BATCH", f"`{name}` must be a sequence of strings", f"$.{name}")
     if n is not None and len(values) != n:
         raise RequestError("E_BAD_BATCH", f"`{name}` has {len(values)} rows, expected {n}", f"$.{name}")
+    if strings and not set(map(type, values)) <= {str}:
+        values = [v if type(v) is str or not isinstance(v, str) else str.__str__(v) for v in values]
     return values
 
 
@@ -243,14 +255,16 @@ class Engine:
         return EncodedBatch(self, self._core.prepare(*args), n)
 
     def _columns(self, principals, actions, resources, contexts, resource_accounts):
-        principals = list(_column("principals", principals))
+        if principals is None or actions is None or resources is None:
+            raise RequestError("E_BAD_BATCH", "`principals`, `actions` and `resources` are required", "$")
+        principals = list(_column("principals", principals, strings=True))
         n = len(principals)
         if n > MAX_BATCH:
             raise RequestError("E_BATCH_TOO_LARGE", f"batch of {n} rows exceeds the limit of {MAX_BATCH}", "$")
-        actions = list(_column("actions", actions, n))
-        resources = list(_column("resources", resources, n))
+        actions = list(_column("actions", actions, n, strings=True))
+        resources = list(_column("resources", resources, n, strings=True))
         contexts = _column("contexts", contexts, n)
-        accounts = _column("resource_accounts", resource_accounts, n)
+        accounts = _column("resource_accounts", resource_accounts, n, strings=True)
         # Every row is checked before any is decided: a bad row raises before the kernel runs.
         _check_rows(principals, actions, resources)
         return principals, actions, resources, contexts, accounts, n
@@ -293,8 +307,6 @@ class Engine:
                 out[:] = Decision.ERROR
                 raise
             return out
-        if actions is None or resources is None:
-            raise RequestError("E_BAD_BATCH", "`actions` and `resources` are required", "$")
         principals, actions, resources, contexts, accounts, n = self._columns(principals, actions, resources,
                                                                              contexts, resource_accounts)
         out = self._out(out, n)
@@ -391,23 +403,14 @@ class Engine:
                     out.append("pb")
                 if bundle.session_active and results[PolicyType.SESSION.value] != _ALLOWED:
                     out.append("session")
-                if id_denied or (not same_account and not id_allowed and kind not in (4, 5)):
+                if id_denied or (not same_account and not id_allowed
+                                 and kind not in (CallerKind.ROOT, CallerKind.SERVICE)):
                     out.append("identity")
                 if any(e != "Allow" for e, _ in rp) or (not same_account and not grants):
                     out.append("resource")
                 blocked = tuple(out)
 
         missing = core.missing_keys(bundle, action_row, resource_row, resource, env)
-        if bundle.scps_active:
-            # The core's missing_keys reads the bundle's missing_mask, which leaves SCP statements out; the
-            # simulator's MissingContextValues count SCPs as input policies like the others.  Until the core puts
-            # the SCP slots into missing_mask, ask it for them through a layout that lists them as plain slots (a
-            # bundle of the same caller, cached by the core): the same action, resource, condition and variable
-            # rules as for every other type.  Once the core includes SCPs this adds nothing (a set union).
-            scp_slots = tuple(sid for level in bundle.layout.scps for sid in level)
-            if scp_slots:
-                scp_bundle = core.bundle(bundle.caller.arn, Layout(identity=scp_slots))
-                missing |= core.missing_keys(scp_bundle, action_row, resource_row, resource, env)
         return Response(decision=decision, matched_statements=tuple(refs), policy_results=results,
                         blocked_by=blocked, missing_context_values=_display_keys(missing))
 
@@ -425,22 +428,27 @@ class Engine:
         return self._dump()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Engine":
+    def from_bytes(cls, data: bytes, *, max_bytes: int | None = None) -> "Engine":
         """An engine from :meth:`to_bytes` output: the index is read as saved, not compiled again, and policies
         are decoded when a request first needs them.
+
+        ``max_bytes`` bounds what the file may decompress to (meta, arrays and, when first needed, the policies);
+        by default the most its compressed bytes can hold (see :mod:`lexauthz.compile.serialize`).  Set it, e.g. to
+        ``64 * len(data)``, for files you do not fully trust.
 
         Raises
         ------
         PlanFormatError
-            When ``data`` is not a plan of this format version, or is truncated, corrupt or inconsistent.
+            When ``data`` is not a plan of this format version, or is truncated, corrupt or inconsistent, or would
+            decompress to more than ``max_bytes``.
         """
         t0 = time.perf_counter()
         with collector_paused():
-            return cls._from_bytes(data, t0)
+            return cls._from_bytes(data, t0, max_bytes)
 
     @classmethod
-    def _from_bytes(cls, data, t0: float) -> "Engine":
-        saved = serialize.unpack(data)
+    def _from_bytes(cls, data, t0: float, max_bytes: int | None = None) -> "Engine":
+        saved = serialize.unpack(data, max_bytes=max_bytes)
         plan, meta = saved.plan, saved.meta
         codes, levels = plan.slot_codes, plan.slot_levels
         try:
@@ -451,10 +459,12 @@ class Engine:
                                       [None if lv < 0 else lv for lv in levels.tolist()])
                 resolver = FixedResolver(source)
             core = core_module().Core(plan, saved.state)
-        except (CompileError, KeyError, TypeError, ValueError, IndexError) as exc:
-            if isinstance(exc, PlanFormatError):
-                raise
-            raise PlanFormatError(f"plan payload is malformed: {exc}") from None
+        except PlanFormatError:
+            raise
+        except MemoryError:
+            raise
+        except Exception as exc:  # CompileError, KeyError, OverflowError (an id past int64), ...: never uncoded
+            raise PlanFormatError(f"plan payload is malformed: {type(exc).__name__}: {exc}") from None
         engine = Engine._new(core, resolver, (saved.kind, source), time.perf_counter() - t0)
         engine._saved = bytes(data)
         return engine
@@ -468,11 +478,12 @@ class Engine:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path) -> "Engine":
-        """Read an engine written by :meth:`save`; :class:`PlanFormatError` for anything else."""
+    def load(cls, path, *, max_bytes: int | None = None) -> "Engine":
+        """Read an engine written by :meth:`save`; :class:`PlanFormatError` for anything else (``max_bytes``: as
+        :meth:`from_bytes`)."""
         with open(path, "rb") as f:
             data = f.read()
-        return cls.from_bytes(data)
+        return cls.from_bytes(data, max_bytes=max_bytes)
 
     def __reduce__(self):
         return (_rebuild, (self._dump(), serialize.FORMAT_VERSION))

@@ -36,8 +36,9 @@ class Context(Mapping):
             kpath = f"{path}[{key!r}]" if isinstance(key, str) else path
             if not isinstance(key, str) or not key:
                 raise RequestError("E_BAD_CONTEXT_KEY", f"context key `{key!r}` is not a non-empty string", path)
+            key = _exact(key)
             if isinstance(value, str):
-                norm: object = value
+                norm: object = _exact(value)
             elif isinstance(value, bool):
                 norm = "true" if value else "false"
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -50,7 +51,7 @@ class Context(Mapping):
                     elif isinstance(v, (int, float)):
                         vals.append(str(v))
                     elif isinstance(v, str):
-                        vals.append(v)
+                        vals.append(_exact(v))
                     else:
                         raise RequestError(
                             "E_BAD_CONTEXT_VALUE", f"value of context key `{key}` must hold strings", f"{kpath}[{i}]"
@@ -112,10 +113,16 @@ class Context(Mapping):
         return {d: (list(v) if isinstance(v, tuple) else v) for d, v in self._items.values()}
 
 
+def _exact(value: str) -> str:
+    """``value`` as an exact ``str``: a subclass (``numpy.str_``, pandas' values) is copied, since compiled code takes
+    only ``str`` itself."""
+    return value if type(value) is str else str.__str__(value)
+
+
 def _check_str(value: object, name: str, code: str) -> str:
     if not isinstance(value, str) or not value:
         raise RequestError(code, f"`{name}` must be a non-empty string", f"$.{name}")
-    return value
+    return _exact(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +157,23 @@ class Request:
     context: Context = field(default_factory=Context)
 
     def __post_init__(self) -> None:
-        _check_str(self.principal, "principal", "E_BAD_PRINCIPAL")
-        _check_str(self.action, "action", "E_BAD_ACTION")
+        # Checked in field order; a str subclass (numpy.str_) is stored as an exact str.
+        for name, code in (("principal", "E_BAD_PRINCIPAL"), ("action", "E_BAD_ACTION")):
+            value = getattr(self, name)
+            if type(value) is not str or not value:
+                object.__setattr__(self, name, _check_str(value, name, code))
         if self.action.count(":") != 1 or self.action.startswith(":") or self.action.endswith(":"):
             raise RequestError("E_BAD_ACTION", f"action `{self.action}` is not of the form `service:Action`", "$.action")
-        _check_str(self.resource, "resource", "E_BAD_RESOURCE")
+        if type(self.resource) is not str or not self.resource:
+            object.__setattr__(self, "resource", _check_str(self.resource, "resource", "E_BAD_RESOURCE"))
         if self.resource != "*" and not self.resource.startswith("arn:"):
             raise RequestError("E_BAD_RESOURCE", f"resource `{self.resource}` is not an ARN or `*`", "$.resource")
         if self.resource != "*" and self.resource.count(":") < 5:
             raise RequestError("E_BAD_RESOURCE", f"resource `{self.resource}` has fewer than six ARN fields", "$.resource")
         if self.resource_account is not None and not isinstance(self.resource_account, str):
             raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string", "$.resource_account")
+        if self.resource_account is not None and type(self.resource_account) is not str:
+            object.__setattr__(self, "resource_account", _exact(self.resource_account))
         if not isinstance(self.context, Context):
             object.__setattr__(self, "context", Context(self.context))
 

@@ -22,11 +22,29 @@ resource-policy principal or an explanation first needs it (:class:`SavedPlan`).
 
 A malformed file raises :class:`~lexauthz.errors.PlanFormatError` before anything is built: header, checksum (over
 the whole payload, blobs included), meta, every array's dtype, bounds and ids (:meth:`IndexState.check`), every slot
-and directory entry, each statement's policy type and SCP level.  What is only read lazily (the blob region's length
-and zlib stream, a blob's JSON and field types, each statement's effect and residual flags against its text) is
+and directory entry, each statement's policy type and SCP level.  What is only read lazily (the blob region's exact
+length and zlib stream, a blob's JSON and field types, each statement's effect and residual flags against its text) is
 checked when first read, and a failure there raises PlanFormatError for every request that needs it, never an
 answer.  The checksum finds corruption, not deliberate edits: an edited file that passes every check is loaded as
 written, so load engine files you trust.
+
+Memory on load is bounded by the file, never by a length the file states.  Every length read from the file (meta,
+array region, each array, policy blobs) is checked, before a byte of it is decompressed, against
+
+- what the compressed bytes still unread can hold: deflate cannot expand input more than :data:`MAX_RATIO` (1032:1,
+  one 258-byte match per two bits), so a larger claim is refused at once;
+- the caller's ``max_bytes`` (:func:`unpack`, ``Engine.from_bytes``, ``Engine.load``): the largest decompressed
+  body to accept, by default ``MAX_RATIO`` times the payload (what the file itself can justify) -- set it lower,
+  e.g. to a few dozen times the file size (engines lexauthz writes typically inflate 5:1 to 25:1), for untrusted files;
+- for the array region and each array, what the meta justifies: the region is the arrays laid out in file order
+  (each 8-byte aligned, no gap, at most 64 unread bytes after the last), and each array's length follows from the
+  meta's counts (``n_stmts`` entries per statement array, one more offset than patterns or tag entries per CSR, at
+  most ``n_stmts`` ids per id list and per CSR row, at most one blob per slot).
+
+The body is decompressed in steps of at most :data:`_STEP` bytes (``zlib.decompressobj().decompress(data,
+max_length)``), and the meta and blobs are checked as they stream in (JSON text holds no control byte but tab, line
+feed and carriage return; the meta, which lexauthz writes as compact ASCII JSON, none at all), so a claim the stream
+does not back, or a stream of zeros, is refused after what it actually delivered -- at most a few steps.
 """
 from __future__ import annotations
 
@@ -39,20 +57,29 @@ import zlib
 
 import numpy as np
 
-from ..errors import CompileError, Finding, PlanFormatError, Severity
+from ..errors import Finding, PlanFormatError, Severity
 from ..policy.applicable import NamedPolicy
 from ..policy.model import ConditionClause, PolicyDocument, Principal, Statement
 from .plan import TYPE_CODES, TYPE_NAMES, statement_infos
 from .state import ARRAY_FIELDS, CSR_FIELDS, EFFECT_ALLOW, EFFECT_DENY, IndexState
 
-__all__ = ["MAGIC", "FORMAT_VERSION", "SavedPlan", "Saved", "pack", "unpack", "doc_to_data", "doc_from_data",
-           "named_to_data", "named_from_data"]
+__all__ = ["MAGIC", "FORMAT_VERSION", "MAX_RATIO", "SavedPlan", "Saved", "pack", "unpack", "doc_to_data",
+           "doc_from_data", "named_to_data", "named_from_data"]
 
 MAGIC = b"LXAPLAN\0"
 FORMAT_VERSION = 2
 _HEADER = struct.Struct("<8sIQ32s")
 _U64 = struct.Struct("<Q")
 _MAX_PAYLOAD = 1 << 34
+#: Deflate's largest expansion (output bytes per input byte): a body larger than this times the compressed bytes
+#: that hold it cannot be, and its claimed length is refused before anything is decompressed.
+MAX_RATIO = 1032
+_SLACK = 64                # compressed bytes of state (bit buffer, a pending match) zlib may hold between steps
+_REGION_SLACK = 64         # bytes the array region may run past its last array (pack writes none; never read)
+_STEP = 1 << 20            # largest output of one decompression step
+_IN_STEP = 1 << 16         # largest input handed to zlib at once (its unconsumed tail is copied on every step)
+_CONTROL = bytes(range(32))                                          # never in the compact ASCII meta
+_NOT_JSON = bytes(b for b in range(32) if b not in b"\t\n\r")        # never in any JSON text
 _STRING_FIELDS = ("action_patterns", "resource_patterns", "tag_keys", "tag_eq_values", "tag_like_patterns")
 
 
@@ -133,15 +160,20 @@ class Saved:
         self.kind, self.state, self.plan, self.meta = kind, state, plan, meta
 
 
-def unpack(data: bytes) -> Saved:
+def unpack(data: bytes, *, max_bytes: int | None = None) -> Saved:
     """A :class:`Saved` from file bytes.
+
+    ``max_bytes`` bounds the decompressed body (meta, arrays and, when first read, the policy blobs); by default
+    :data:`MAX_RATIO` times the compressed payload, the most the file can hold (see the module docstring).
 
     Raises
     ------
     PlanFormatError
-        When the bytes are not a lexauthz plan, are of another format version, are truncated or corrupt, or hold
-        an inconsistent index.
+        When the bytes are not a lexauthz plan, are of another format version, are truncated or corrupt, hold an
+        inconsistent index, or would decompress to more than ``max_bytes`` or than the file can justify.
     """
+    if max_bytes is not None and (type(max_bytes) is not int or max_bytes < 0):
+        raise PlanFormatError(f"max_bytes must be a non-negative integer, not `{max_bytes!r}`")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise PlanFormatError("plan must be bytes")
     data = bytes(data)
@@ -158,86 +190,136 @@ def unpack(data: bytes) -> Saved:
                               f"header says {length}")
     if hashlib.sha256(payload).digest() != digest:
         raise PlanFormatError("plan checksum does not match: the file is corrupt")
+    limit = MAX_RATIO * (length + _SLACK)
+    if max_bytes is not None:
+        limit = min(limit, max_bytes)
     try:
-        return _read_body(_BodyReader(bytes(payload)))
+        return _read_body(_BodyReader(bytes(payload), limit, max_bytes is not None))
     except PlanFormatError:
         raise
     except zlib.error as exc:
         raise PlanFormatError(f"plan payload is unreadable: {exc}") from None
-    except (CompileError, KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError,
-            RecursionError) as exc:
-        raise PlanFormatError(f"plan payload is malformed: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # every other failure to decode the body (CompileError, KeyError, OverflowError, ...)
+        raise PlanFormatError(f"plan payload is malformed: {type(exc).__name__}: {exc}") from None
 
 
 class _BodyReader:
     """The zlib body read front to back: meta and arrays at load, the policy blobs at the end only when a policy is
-    first needed (their bytes are covered by the checksum checked at load; their decompression waits)."""
+    first needed (their bytes are covered by the checksum checked at load; their decompression waits).
 
-    def __init__(self, payload: bytes):
+    Every read is first checked against :meth:`room` and then decompressed in steps of at most ``_STEP`` bytes, each
+    step checked as it arrives: what a refused read costs is what the stream delivered before it failed.
+    """
+
+    def __init__(self, payload: bytes, limit: int, caller_limit: bool = False):
         self._z = zlib.decompressobj()
-        self._tail = payload
+        self._payload = memoryview(payload)
+        self._pos = 0                # compressed bytes handed to zlib so far
+        self._pending = b""          # of those, the ones zlib has not consumed yet
+        self._limit = limit          # decompressed bytes the body may still hold (the caller's max_bytes, or less)
+        self._caller_limit = caller_limit
         self._lock = threading.Lock()
         self._rest = None
         self._failure = None
 
-    def read(self, n: int) -> bytes:
-        if not 0 <= n <= _MAX_PAYLOAD:
-            raise PlanFormatError("plan body is truncated")
-        if n == 0:
-            return b""
-        out = self._z.decompress(self._tail, n)
-        self._tail = self._z.unconsumed_tail
-        if len(out) != n:
-            raise PlanFormatError("plan body is truncated")
-        return out
+    def room(self) -> int:
+        """The most bytes the body can still hold: what the compressed bytes left can expand to, and the limit."""
+        left = len(self._payload) - self._pos + len(self._pending)
+        return min(self._limit, MAX_RATIO * (left + _SLACK))
+
+    def claim(self, n, what: str) -> None:
+        if type(n) is not int or n < 0:
+            raise PlanFormatError(f"plan {what} length `{n}` is not a byte count")
+        room = self.room()
+        if n > room:
+            if self._caller_limit and n <= MAX_RATIO * (len(self._payload) - self._pos + len(self._pending) + _SLACK):
+                raise PlanFormatError(f"plan {what} is {n} bytes: more than the {room} bytes left under the "
+                                      f"limit max_bytes")
+            raise PlanFormatError(f"plan {what} claims {n} bytes: more than the rest of the file can hold "
+                                  f"({room} bytes at most)")
+
+    def _step(self, k: int) -> bytes:
+        """Up to ``k`` more bytes of the body (fewer only where the stream ends or is cut short)."""
+        out = []
+        got = 0
+        while got < k:
+            if not self._pending:
+                if self._pos >= len(self._payload) or self._z.eof:
+                    break
+                self._pending = self._payload[self._pos:self._pos + _IN_STEP]
+                self._pos += len(self._pending)
+            chunk = self._z.decompress(self._pending, k - got)
+            self._pending = self._z.unconsumed_tail
+            if chunk:
+                out.append(chunk)
+                got += len(chunk)
+            elif self._z.eof:
+                break
+        self._limit -= got
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def read(self, n: int, what: str = "body", forbidden: bytes | None = None, start: bytes = b"") -> bytes:
+        """Exactly ``n`` more bytes of the body; with ``forbidden``, no step may hold any of those bytes, and the
+        first step must begin with ``start``."""
+        self.claim(n, what)
+        parts = []
+        got = 0
+        while got < n:
+            chunk = self._step(min(_STEP, n - got))
+            if not chunk:
+                raise PlanFormatError(f"plan body is truncated: {what} ends after {got} of {n} bytes")
+            if forbidden is not None and chunk.translate(None, forbidden) != chunk:
+                raise PlanFormatError(f"plan {what}: control bytes where JSON text belongs")
+            if not got and not chunk.startswith(start):
+                raise PlanFormatError(f"plan {what} does not begin with `{start.decode()}`")
+            parts.append(chunk)
+            got += len(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def rest(self, expected: int) -> bytes:
         """The rest of the body, which must be exactly ``expected`` bytes and end the zlib stream."""
         with self._lock:
             if self._rest is None and self._failure is None:
                 try:
-                    out = self._z.decompress(self._tail) + self._z.flush()
-                    if len(out) != expected or not self._z.eof or self._z.unused_data:
+                    out = self.read(expected, "policy blobs", _NOT_JSON)
+                    if self._step(1) or not self._z.eof or self._z.unused_data or self._pos < len(self._payload):
                         raise PlanFormatError("plan policy blobs do not fill the rest of the body")
                     self._rest = out
                 except zlib.error as exc:
                     self._failure = PlanFormatError(f"plan policy blobs are unreadable: {exc}")
                 except PlanFormatError as exc:
                     self._failure = exc
-                self._tail = b""
+                self._payload = memoryview(b"")
+                self._pending = b""
             if self._failure is not None:
                 raise PlanFormatError(str(self._failure))
             return self._rest
 
 
 def _read_body(reader: _BodyReader) -> Saved:
-    (meta_len,) = _U64.unpack(reader.read(8))
-    meta = json.loads(reader.read(meta_len).decode("utf-8"))
+    (meta_len,) = _U64.unpack(reader.read(8, "body"))
+    meta_bytes = reader.read(meta_len, "meta", _CONTROL, b"{")
+    meta = json.loads(meta_bytes.decode("utf-8"))
+    del meta_bytes
     if not isinstance(meta, dict):
         raise PlanFormatError("plan meta is not an object")
     kind = meta["kind"]
     if kind not in ("policy_set", "applicable"):
         raise PlanFormatError(f"plan payload kind `{kind}` is unknown")
-    if reader.read(len(_pad(meta_len))).strip(b"\0"):
+    if reader.read(len(_pad(meta_len)), "meta padding").strip(b"\0"):
         raise PlanFormatError("plan meta padding is not zero")
     region_len = meta["arrays_bytes"]
     if type(region_len) is not int or region_len < 0:
         raise PlanFormatError("plan arrays run past the end of the body")
-    region = memoryview(reader.read(region_len))
-    specs = dict(_array_specs())
-    specs["blobs"] = np.uint64
+    layout = _check_layout(meta, region_len)
+    region = memoryview(reader.read(region_len, "array region"))
     arrays = {}
-    for name, off, n in meta["arrays"]:
-        dtype = specs.get(name)
-        if dtype is None or name in arrays:
-            raise PlanFormatError(f"plan array `{name}` is unknown or repeated")
-        size = np.dtype(dtype).itemsize
-        if type(off) is not int or type(n) is not int or off < 0 or n < 0 or off % 8 or off + n * size > region_len:
-            raise PlanFormatError(f"plan array `{name}` lies outside the array region")
+    for name, dtype, off, n in layout:
         le = np.dtype(dtype).newbyteorder("<")
         arrays[name] = np.frombuffer(region, dtype=le, count=n, offset=off).astype(dtype)  # a native, owned copy
-    if set(arrays) != set(specs):
-        raise PlanFormatError(f"plan arrays are missing: {sorted(set(specs) - set(arrays))}")
+    del region
     strings = meta["strings"]
     n_stmts = meta["n_stmts"]
     if type(n_stmts) is not int or type(meta["use_index"]) is not bool:
@@ -257,10 +339,65 @@ def _read_body(reader: _BodyReader) -> Saved:
             or int(blobs_off[-1]) > _MAX_PAYLOAD):
         raise PlanFormatError("plan policy blob offsets are malformed")
     blobs_len = int(blobs_off[-1])
+    reader.claim(blobs_len, "policy blobs")  # bounded now; decompressed (and checked to end the stream) when needed
     plan = SavedPlan(meta["slots"], n_stmts, lambda: reader.rest(blobs_len), blobs_off.tolist(),
                      meta["blob_errors"])
     plan.check_against(state)
     return Saved(kind, state, plan, meta)
+
+
+def _check_layout(meta: dict, region_len: int) -> list:
+    """``(name, dtype, offset, count)`` of every array in the region, checked before the region is decompressed:
+    each array known and listed once, laid out in file order with 8-byte alignment and no gap, the region as long
+    as its arrays (and at most ``_REGION_SLACK`` more), and each array no longer than the meta's counts justify (see
+    the module docstring)."""
+    specs = dict(_array_specs())
+    specs["blobs"] = np.uint64
+    entries = meta["arrays"]
+    strings = meta["strings"]
+    n_stmts = meta["n_stmts"]
+    slots = meta["slots"]
+    if not (isinstance(entries, list) and isinstance(strings, dict) and isinstance(slots, list)
+            and type(n_stmts) is int and 0 <= n_stmts < 1 << 32
+            and all(isinstance(strings.get(f), list) for f in _STRING_FIELDS)):
+        raise PlanFormatError("plan meta is malformed")
+    rows = {"action_pos": len(strings["action_patterns"]), "action_neg": len(strings["action_patterns"]),
+            "resource_pos": len(strings["resource_patterns"]), "resource_neg": len(strings["resource_patterns"]),
+            "tag_constrained": len(strings["tag_keys"]), "tag_eq": len(strings["tag_eq_values"]),
+            "tag_like": len(strings["tag_like_patterns"])}
+    most = {"stmt_type": n_stmts, "stmt_effect": n_stmts, "stmt_level": n_stmts, "needs": n_stmts,
+            "not_action_all": n_stmts, "not_resource_all": n_stmts, "dynamic": n_stmts,
+            "tag_eq_key": len(strings["tag_eq_values"]), "tag_like_key": len(strings["tag_like_patterns"]),
+            "blobs": len(slots) + 1}
+    for name, m in rows.items():
+        most[f"{name}.offsets"] = m + 1
+        most[f"{name}.ids"] = m * n_stmts
+    out = []
+    seen = set()
+    pos = 0
+    for entry in entries:
+        if not (type(entry) is list and len(entry) == 3):
+            raise PlanFormatError("plan array layout is malformed")
+        name, off, n = entry
+        dtype = specs.get(name) if type(name) is str else None
+        if dtype is None or name in seen:
+            raise PlanFormatError(f"plan array `{name}` is unknown or repeated")
+        seen.add(name)
+        size = np.dtype(dtype).itemsize
+        if type(off) is not int or type(n) is not int or off < 0 or n < 0 or off % 8 or off + n * size > region_len:
+            raise PlanFormatError(f"plan array `{name}` lies outside the array region")
+        if off != (pos + 7) & ~7:
+            raise PlanFormatError(f"plan array `{name}` is not where the array before it ends")
+        if n > most[name]:
+            raise PlanFormatError(f"plan array `{name}` has {n} entries: more than the {most[name]} its meta "
+                                  f"justifies")
+        pos = off + n * size
+        out.append((name, dtype, off, n))
+    if seen != set(specs):
+        raise PlanFormatError(f"plan arrays are missing: {sorted(set(specs) - seen)}")
+    if not pos <= region_len <= pos + _REGION_SLACK:
+        raise PlanFormatError(f"plan array region is {region_len} bytes, its arrays {pos}")
+    return out
 
 
 # -- the plan of a loaded engine ----------------------------------------------------------------------------------
@@ -421,7 +558,7 @@ class SavedPlan:
             try:
                 p = named_from_data(json.loads(region[start:end].decode("utf-8")))
                 _check_named(p)
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError, OverflowError) as exc:
                 raise PlanFormatError(f"plan policy blob {blob} is malformed: {exc}") from None
             if (p.errors != self._errors.get(blob, ())):
                 raise PlanFormatError(f"plan policy blob {blob} does not have the errors the plan lists")

@@ -29,7 +29,7 @@ from .model import (
     Statement,
 )
 from .operators import parse_operator, suggest_operator
-from .positions import JsonPositions, join_path, scan_positions
+from .positions import JsonPositions, find_bareword, join_path, scan_positions
 
 __all__ = ["ParseResult", "parse_policy", "load_policy", "dump_policy", "MAX_DOCUMENT_BYTES"]
 
@@ -81,9 +81,14 @@ class ParseResult:
         return self.document is not None and not any(f.severity is Severity.ERROR for f in self.findings)
 
     def locate(self, findings) -> tuple[Finding, ...]:
-        """Return ``findings`` with line and column filled in from the text, where known."""
-        if self.text is None:
-            return tuple(findings)
+        """Return ``findings`` with line and column filled in from the text, where known.
+
+        The text is scanned only when some finding has no location yet (a malformed-JSON finding already has the
+        decoder's), and the scan never raises, even on text that is not JSON.
+        """
+        findings = tuple(findings)
+        if self.text is None or all(f.line is not None for f in findings):
+            return findings
         pos = _positions_for(self.text)
         out = []
         for f in findings:
@@ -217,8 +222,11 @@ def _parse_text(text: str, source_name: str | None, size: int) -> ParseResult:
             source_name, text, size,
         )
     except _ConstantError as exc:
+        off = find_bareword(text, exc.args[0])
+        line, column = (None, None) if off is None else _line_col(text, off)
         return ParseResult(None, (make_finding("E_MALFORMED_JSON", f"malformed json: `{exc.args[0]}` is not JSON",
-                                               source=source_name),), source_name, text, size)
+                                               line=line, column=column, source=source_name),),
+                           source_name, text, size)
     except RecursionError:
         return ParseResult(None, (make_finding("E_TOO_DEEP", "document is nested too deeply to be a policy",
                                                source=source_name),), source_name, text, size)
@@ -238,6 +246,12 @@ def _parse_text(text: str, source_name: str | None, size: int) -> ParseResult:
 
 class _ConstantError(ValueError):
     pass
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
 def _reject_constant(name: str):

@@ -2,11 +2,13 @@
 
 The parser builds the policy model from ``json.loads``; this module is only run when a finding needs a location in
 the text (diagnostics cost nothing on success) or when ``json.loads`` reported that some object repeats a key.  It
-assumes the text is valid JSON (``json.loads`` accepted it) and never recurses, so deeply nested input is safe.
+is exact on valid JSON and never raises on any other text (a malformed document still gets a best-effort location:
+an unmatched closing bracket, an undecodable key or a value without a key is skipped over, never an exception), and
+it never recurses, so deeply nested input is safe.
 """
 from __future__ import annotations
 
-__all__ = ["JsonPositions", "scan_positions", "join_path", "path_elements"]
+__all__ = ["JsonPositions", "scan_positions", "join_path", "path_elements", "find_bareword"]
 
 _WS = " \t\n\r"
 
@@ -104,10 +106,36 @@ def _skip_string(text: str, i: int) -> int:
     return n
 
 
-def scan_positions(text: str) -> JsonPositions:
-    """Scan a valid JSON text once and record the start offset of every value by JSON path."""
+def find_bareword(text: str, word: str) -> int | None:
+    """The offset of the first ``word`` outside a string in ``text`` (e.g. ``NaN``, which JSON refuses), or None."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i = _skip_string(text, i)
+        elif text.startswith(word, i):
+            return i
+        else:
+            i += 1
+    return None
+
+
+def _key_of(raw: str) -> str:
+    """The key a quoted JSON string spells; on a malformed one (bad escape, unterminated), its raw characters."""
     import json
 
+    try:
+        key = json.loads(raw)
+    except ValueError:
+        key = None
+    if type(key) is not str:
+        key = raw[1:-1] if raw.endswith('"') and len(raw) > 1 else raw[1:]
+    return key
+
+
+def scan_positions(text: str) -> JsonPositions:
+    """Scan a JSON text once and record the start offset of every value by JSON path (best effort, never raising,
+    on text that is not valid JSON)."""
     starts: dict[str, int] = {}
     duplicates: list[tuple[str, int]] = []
     line_starts = [0]
@@ -130,7 +158,7 @@ def scan_positions(text: str) -> JsonPositions:
             continue
         if stack and stack[-1][0] == "obj" and c == '"' and stack[-1][3] is None:
             end = _skip_string(text, i)
-            key = json.loads(text[i:end])
+            key = _key_of(text[i:end])
             frame = stack[-1]
             kpath = join_path(frame[1], key)
             if key in frame[2]:
@@ -140,14 +168,16 @@ def scan_positions(text: str) -> JsonPositions:
             i = end
             continue
         if c in "}]":
-            stack.pop()
+            if stack:  # an unmatched closing bracket (only in malformed text) closes nothing
+                stack.pop()
             i += 1
             continue
         # a value starts here
         if stack:
             frame = stack[-1]
             if frame[0] == "obj":
-                path = frame[3]
+                # a value without a key (only in malformed text) is placed at its object
+                path = frame[3] if frame[3] is not None else frame[1]
                 frame[3] = None
             else:
                 path = join_path(frame[1], frame[2])

@@ -1,0 +1,299 @@
+"""Loading a saved engine never lets the file's own length fields decide how much memory a load takes.
+
+A crafted file with a valid checksum can claim any meta, array-region or policy-blob length and back it with a zlib
+stream of zeros that decompresses ~1000:1.  Each length must be bounded by what the rest of the file can hold, the
+body is decompressed in bounded steps, and refusing such a file costs at most a small multiple of the file's size
+(measured with :mod:`tracemalloc`, which sees the bytes zlib and numpy allocate through Python).
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import struct
+import tracemalloc
+import zlib
+
+import numpy as np
+import pytest
+
+from lexauthz.account import PolicySet
+from lexauthz.compile import serialize
+from lexauthz.compile.state import ARRAY_FIELDS, CSR_FIELDS
+from lexauthz.engine import Engine
+from lexauthz.errors import PlanFormatError
+
+_HEADER = struct.Struct("<8sIQ32s")
+_U64 = struct.Struct("<Q")
+_MiB = 1 << 20
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+BOT = "arn:aws:lex:us-east-1:111122223333:bot:OrderFlowers"
+
+
+# -- crafting files -----------------------------------------------------------------------------------------------
+
+
+def _file(payload: bytes) -> bytes:
+    """File bytes around a zlib ``payload``, with a correct header and SHA-256 (so only the format checks refuse)."""
+    return _HEADER.pack(serialize.MAGIC, serialize.FORMAT_VERSION, len(payload),
+                        hashlib.sha256(payload).digest()) + payload
+
+
+def _stream(parts) -> bytes:
+    """A zlib stream of the concatenated ``parts``: bytes, or ``("zeros", n)`` streamed without allocating n bytes."""
+    z = zlib.compressobj(9)
+    out = []
+    block = bytes(4 * _MiB)
+    for part in parts:
+        if isinstance(part, tuple):
+            n = part[1]
+            while n > 0:
+                out.append(z.compress(block[:min(n, len(block))]))
+                n -= len(block)
+        else:
+            out.append(z.compress(part))
+    out.append(z.flush())
+    return b"".join(out)
+
+
+def _pad(meta_len: int) -> bytes:
+    return bytes((-(8 + meta_len)) % 8)
+
+
+def _dtypes() -> dict:
+    out = dict(ARRAY_FIELDS)
+    for name in CSR_FIELDS:
+        out[f"{name}.offsets"] = np.uint64
+        out[f"{name}.ids"] = np.uint32
+    out["blobs"] = np.uint64
+    return out
+
+
+DTYPES = _dtypes()
+
+
+@functools.cache
+def real_file() -> bytes:
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lex:PostText", "Resource": "arn:aws:lex:*:111122223333:bot:*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}])
+    ps.add_resource(BOT)
+    return ps.compile().to_bytes()
+
+
+def _decode(data: bytes):
+    """(meta, region, tail) of a file written by :func:`serialize.pack`."""
+    body = zlib.decompress(data[_HEADER.size:])
+    (meta_len,) = _U64.unpack_from(body)
+    meta = json.loads(body[8:8 + meta_len])
+    start = 8 + meta_len + len(_pad(meta_len))
+    return meta, body[start:start + meta["arrays_bytes"]], body[start + meta["arrays_bytes"]:]
+
+
+def _meta_bytes(meta: dict) -> bytes:
+    return json.dumps(meta, separators=(",", ":")).encode()
+
+
+def _with(meta: dict, region_parts, tail_parts) -> bytes:
+    mb = _meta_bytes(meta)
+    return _file(_stream([_U64.pack(len(mb)), mb, _pad(len(mb)), *region_parts, *tail_parts]))
+
+
+def _peak_of(fn) -> int:
+    """Peak traced memory (bytes) while ``fn`` runs; ``fn`` must raise PlanFormatError."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        with pytest.raises(PlanFormatError):
+            fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def _budget(data: bytes) -> int:
+    """What refusing ``data`` may cost: a small multiple of its size, plus a few MB of working space."""
+    return 20 * len(data) + 4 * _MiB
+
+
+# -- the meta length ----------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def meta_bomb() -> bytes:
+    """``meta_len = N`` followed by N zero bytes: a 254 KiB file whose body is ~260 MiB (deflate's ~1030:1)."""
+    n = 1030 * 254 * 1024
+    return _file(_stream([_U64.pack(n), ("zeros", n)]))
+
+
+def test_meta_bomb_is_refused_without_inflating_it():
+    data = meta_bomb()
+    assert len(data) < 260 * 1024
+    peak = _peak_of(lambda: Engine.from_bytes(data))
+    assert peak < _budget(data), f"refusing a {len(data)} byte file took {peak} bytes"
+
+
+def test_meta_length_beyond_what_the_payload_can_hold_is_refused_before_decompressing():
+    data = _file(_stream([_U64.pack(1 << 40), b"{}"]))
+    with pytest.raises(PlanFormatError, match="meta"):
+        Engine.from_bytes(data)
+    peak = _peak_of(lambda: Engine.from_bytes(data))
+    assert peak < _budget(data)
+
+
+def _spaces_meta_file() -> bytes:
+    """A meta of ``{`` and ~200 MiB of spaces: JSON text (not what lexauthz writes, but not bytes JSON refuses)."""
+    n = 1000 * 200 * 1024
+    z = zlib.compressobj(9)
+    chunk = b" " * (4 * _MiB)
+    parts = [z.compress(_U64.pack(n) + b"{")]
+    left = n - 1
+    while left > 0:
+        parts.append(z.compress(chunk[:min(left, len(chunk))]))
+        left -= len(chunk)
+    return _file(b"".join(parts) + z.flush())
+
+
+def test_meta_that_is_text_is_refused_without_inflating_it_under_max_bytes():
+    """Text that deflate shrinks 1000:1 can only be told from a real meta by decoding it: ``max_bytes`` (here 64
+    times the file) refuses it from its length alone."""
+    data = _spaces_meta_file()
+    peak = _peak_of(lambda: Engine.from_bytes(data, max_bytes=64 * len(data)))
+    assert peak < _budget(data)
+    with pytest.raises(PlanFormatError, match="max_bytes"):
+        Engine.from_bytes(data, max_bytes=64 * len(data))
+
+
+# -- the array region ---------------------------------------------------------------------------------------------
+
+
+def test_array_region_longer_than_its_arrays_is_refused_without_inflating_it():
+    meta, region, tail = _decode(real_file())
+    n = 1000 * 200 * 1024
+    meta = copy.deepcopy(meta)
+    meta["arrays_bytes"] = len(region) + n
+    data = _with(meta, [region, ("zeros", n)], [tail])
+    peak = _peak_of(lambda: Engine.from_bytes(data))
+    assert peak < _budget(data)
+
+
+@pytest.mark.parametrize("name", ["stmt_type", "needs", "action_pos.ids", "tag_eq_key", "blobs"])
+def test_array_longer_than_the_meta_justifies_is_refused_without_inflating_it(name):
+    """An array's dtype x shape must fit the counts the meta gives (statements, patterns, slots) before the
+    region is decompressed: a huge zero-filled array is refused from its layout entry."""
+    meta, region, tail = _decode(real_file())
+    meta = copy.deepcopy(meta)
+    extra = 50 * _MiB
+    layout = meta["arrays"]
+    i = next(k for k, e in enumerate(layout) if e[0] == name)
+    size = np.dtype(DTYPES[name]).itemsize
+    layout[i][2] += extra // size
+    for e in layout[i + 1:]:
+        e[1] += extra
+    meta["arrays_bytes"] += extra
+    off = layout[i][1] + (layout[i][2] - extra // size) * size
+    data = _with(meta, [region[:off], ("zeros", extra), region[off:]], [tail])
+    peak = _peak_of(lambda: Engine.from_bytes(data))
+    assert peak < _budget(data)
+
+
+# -- the policy blobs (read lazily) -------------------------------------------------------------------------------
+
+
+def _blob_bomb() -> bytes:
+    meta, region, tail = _decode(real_file())
+    n = 1000 * 200 * 1024
+    offs_entry = next(e for e in meta["arrays"] if e[0] == "blobs")
+    off, count = offs_entry[1], offs_entry[2]
+    offs = np.frombuffer(region, dtype="<u8", count=count, offset=off).copy()
+    offs[-1] += n
+    region = region[:off] + offs.tobytes() + region[off + offs.nbytes:]
+    return _with(meta, [region], [tail, ("zeros", n)])
+
+
+def test_policy_blobs_bomb_is_refused_without_inflating_it():
+    data = _blob_bomb()
+    try:
+        engine = Engine.from_bytes(data)
+    except PlanFormatError:
+        return  # refused at load: fine too
+    # the blobs are read when a residual condition first needs a policy
+    peak = _peak_of(lambda: engine.is_allowed(ALICE, "lex:PostText", BOT, {"aws:SourceIp": "10.1.2.3"}))
+    assert peak < _budget(data)
+
+
+def test_trailing_data_after_the_policy_blobs_is_refused_without_inflating_it():
+    meta, region, tail = _decode(real_file())
+    data = _with(meta, [region], [tail, ("zeros", 1000 * 200 * 1024)])
+    engine = Engine.from_bytes(data)
+    peak = _peak_of(lambda: engine.is_allowed(ALICE, "lex:PostText", BOT, {"aws:SourceIp": "10.1.2.3"}))
+    assert peak < _budget(data)
+
+
+# -- the caller's limit -------------------------------------------------------------------------------------------
+
+
+def test_max_bytes_bounds_the_decompressed_body(tmp_path):
+    data = real_file()
+    body = len(zlib.decompress(data[_HEADER.size:]))
+    assert Engine.from_bytes(data, max_bytes=body).is_allowed(ALICE, "lex:PostText", BOT, {"aws:SourceIp": "10.0.0.1"})
+    with pytest.raises(PlanFormatError, match="max_bytes|limit"):
+        Engine.from_bytes(data, max_bytes=body // 4)
+    path = tmp_path / "e.lxa"
+    path.write_bytes(data)
+    assert Engine.load(path, max_bytes=body).n_statements == 1
+    with pytest.raises(PlanFormatError):
+        Engine.load(path, max_bytes=body // 4)
+    with pytest.raises(PlanFormatError):
+        serialize.unpack(data, max_bytes=body // 4)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "big", True])
+def test_max_bytes_must_be_a_non_negative_int(value):
+    with pytest.raises(PlanFormatError, match="max_bytes"):
+        Engine.from_bytes(real_file(), max_bytes=value)
+
+
+def test_a_real_file_still_loads_and_answers():
+    data = real_file()
+    engine = Engine.from_bytes(data)
+    assert engine.is_allowed(ALICE, "lex:PostText", BOT, {"aws:SourceIp": "10.1.2.3"})
+    assert not engine.is_allowed(ALICE, "lex:PostText", BOT, {"aws:SourceIp": "192.168.0.1"})
+    assert engine.to_bytes() == data
+
+
+# -- exceptions from decoding -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1 << 63, 1 << 64, -(1 << 63) - 1, 1 << 200])
+def test_a_slot_id_out_of_int64_range_is_a_plan_format_error(value):
+    meta, region, tail = _decode(real_file())
+    meta = copy.deepcopy(meta)
+    meta["directory"]["principals"][0][1] = [value]
+    with pytest.raises(PlanFormatError):
+        Engine.from_bytes(_with(meta, [region], [tail]))
+
+
+@pytest.mark.parametrize("where", ["slot_row", "resource_slot", "boundary", "scp_level", "n_stmts", "array_n"])
+def test_huge_integers_anywhere_in_the_meta_are_plan_format_errors(where):
+    meta, region, tail = _decode(real_file())
+    meta = copy.deepcopy(meta)
+    big = 1 << 64
+    if where == "slot_row":
+        meta["slots"][0][3] = big
+    elif where == "resource_slot":
+        meta["directory"]["resources"][0][1] = big
+    elif where == "boundary":
+        meta["directory"]["principals"][0][2] = big
+    elif where == "scp_level":
+        meta["directory"]["scps_default"] = [big]
+    elif where == "n_stmts":
+        meta["n_stmts"] = big
+    else:
+        meta["arrays"][0][2] = big
+    with pytest.raises(PlanFormatError):
+        Engine.from_bytes(_with(meta, [region], [tail]))
