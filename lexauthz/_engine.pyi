@@ -84,9 +84,8 @@ class Core:
         """Whether the request is allowed (the bound resolver; see ``Engine.is_allowed``)."""
     def explain_one(
         self, p: Any, a: Any, r: Any, raw: Any, acct: str | None
-    ) -> tuple[int, Any, list[int], Any, Any, Any, int]:
-        """``(decision, bundle, matched statement ids, action row, resource row, env, same account)`` of one
-        request, for ``Engine.evaluate``."""
+    ) -> Explained:
+        """What one request found (:class:`Explained`), for ``Engine.evaluate``."""
     def decide_one(self, resolver: Any, p: Any, a: Any, r: Any, raw: Any, check: Any) -> int:
         """The Decision code of one request, without arrays or a Response; ``check(p, a, r)`` raises for a
         malformed request and runs unless these strings were checked before."""
@@ -100,7 +99,7 @@ class CoreMethod:
     unbound: Any
     def __init__(self, name: str, unbound: Any) -> None: ...
 
-class Prepared:
+class Prepared:  # defined in lexauthz._kernel; the core returns it
     """A batch encoded for the nogil kernel (:meth:`Core.prepare`); read-only, shareable across threads."""
 
     n: int
@@ -126,3 +125,15 @@ class LayoutParts:
                  permissions_boundary: int | None = None, session: int | None = None,
                  scps: tuple[tuple[int, ...], ...] | None = None) -> None: ...
     def slot_ids(self) -> Any: ...
+
+
+class Explained:
+    """One request as ``Core.explain_one`` found it."""
+
+    decision: int
+    bundle: Any
+    matched: list[int]
+    action_row: Any
+    resource_row: Any
+    env: Any
+    same_account: bool

@@ -1155,9 +1155,8 @@ cdef class Core:
         return self._decide(self.resolver, principal_arn, action, resource_arn, context, self.check_row) == DEC_ALLOW
 
     def explain_one(self, p, a, r, raw, acct):
-        """``(decision, bundle, matched statement ids, action row, resource row, env, same account)`` of one request
-        (the sparse kernel, for :meth:`lexauthz.engine.Engine.evaluate`); the strings are checked as
-        :meth:`is_allowed` checks them."""
+        """What one request found, as an :class:`Explained` (the sparse kernel, for
+        :meth:`lexauthz.engine.Engine.evaluate`); the strings are checked as :meth:`is_allowed` checks them."""
         cdef _PEntry pe
         cdef _REntry rent
         cdef _AEntry ae
@@ -1167,7 +1166,7 @@ cdef class Core:
         pe, rent, ae, r = self._resolve(self.resolver, p, a, r, self.check_row)
         cdef _Bundle b = self._bundle_of(pe, rent)
         if b.errors:
-            return (DEC_ERROR, b, [], None, None, None, 0)
+            return Explained(DEC_ERROR, b, [], None, None, None, False)
         cdef int same
         if acct:
             same = 1 if (pe.account is not None and pe.account == acct) else 0
@@ -1184,7 +1183,7 @@ cdef class Core:
         _fill_view(&view, b)
         cdef int d = c_decide_sparse(&view, action_row, resource_row, tag_row, _fptr(passed_arr),
                                      self.p_type, self.p_eff, self.p_lvl, same)
-        return (d if d >= 0 else DEC_ERROR, b, matched, ae.row, rent.row, ee.env, same)
+        return Explained(d if d >= 0 else DEC_ERROR, b, matched, ae.row, rent.row, ee.env, same == 1)
 
     cdef tuple _resolve(self, resolver, p, a, r, check):
         """``(principal entry, resource entry, action entry, resource)`` of one request; ``check(p, a, r)`` runs
@@ -1334,6 +1333,29 @@ cdef class Core:
 _VARIABLE_BASES = frozenset((
     "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
     "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool"))
+
+
+cdef class Explained:
+    """What :meth:`Core.explain_one` found for one request: the decision code, the caller's bundle, the matched
+    statement ids, the request's action and resource rows and context env, and whether caller and resource share
+    an account; ``Engine.evaluate`` assembles the Response from it."""
+
+    cdef readonly int decision
+    cdef readonly object bundle
+    cdef readonly list matched
+    cdef readonly object action_row
+    cdef readonly object resource_row
+    cdef readonly object env
+    cdef readonly bint same_account
+
+    def __cinit__(self, int decision, bundle, list matched, action_row, resource_row, env, bint same_account):
+        self.decision = decision
+        self.bundle = bundle
+        self.matched = matched
+        self.action_row = action_row
+        self.resource_row = resource_row
+        self.env = env
+        self.same_account = same_account
 
 
 cdef class CoreMethod:

@@ -226,12 +226,13 @@ class Engine:
         """
         if not isinstance(request, Request):
             raise RequestError("E_BAD_REQUEST", "request must be a lexauthz Request", "$")
-        d, bundle, matched, action_row, resource_row, env, same = self._core.explain_one(
+        found = self._core.explain_one(
             request.principal, request.action, request.resource, request.context, request.resource_account)
-        decision = Decision(int(d))
+        decision = Decision(found.decision)
         if decision is Decision.ERROR:
-            return Response(Decision.ERROR, errors=bundle.errors)
-        return self._assemble(bundle, decision, matched, action_row, resource_row, request.resource, env, same == 1)
+            return Response(Decision.ERROR, errors=found.bundle.errors)
+        return self._assemble(found.bundle, decision, found.matched, found.action_row, found.resource_row,
+                              request.resource, found.env, found.same_account)
 
     def evaluate_policies(self, request: Request, applicable: ApplicablePolicies) -> Response:
         """Decide ``request`` against ``applicable`` instead of this engine's policies (the corpus case form).
