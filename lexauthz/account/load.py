@@ -6,11 +6,11 @@ the pages of one export) into one account.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Iterable
 
 from ..errors import RequestError
+from ..jsonfile import read_json_file
 from .gaad import is_authorization_details, read_authorization_details
 from .model import Account, principal_store
 from .native import account_from_dict, is_account_file
@@ -19,18 +19,11 @@ __all__ = ["load_account"]
 
 
 def _read(path: str) -> Any:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except IsADirectoryError:
-        raise RequestError("E_ACCOUNT_NOT_FOUND", f"`{path}` is a folder without an account.json", path) from None
-    except OSError as e:
-        raise RequestError("E_ACCOUNT_NOT_FOUND", f"`{path}` cannot be read: {e.strerror}", path) from None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        where = f" (line {e.lineno}, column {e.colno})" if isinstance(e, json.JSONDecodeError) else ""
-        raise RequestError("E_MALFORMED_JSON", f"`{path}` is not valid JSON{where}", path) from None
+    if os.path.isdir(path):
+        raise RequestError("E_ACCOUNT_NOT_FOUND", f"`{path}` is a folder without an account.json", path)
+    if not os.path.exists(path):
+        raise RequestError("E_ACCOUNT_NOT_FOUND", f"`{path}` does not exist", path)
+    return read_json_file(path, path)
 
 
 def load_account(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Account:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import RequestError
+from ..jsonfile import read_json_file
 from ..lex._frozen import FrozenMap
 from ..lex.arns import LexArn, check_account, check_region
 from ..lex.principals import PrincipalStore, PrincipalType
@@ -137,15 +138,6 @@ def _err(message: str, path: str) -> RequestError:
     return RequestError("E_INVALID_ACCOUNT_FILE", message, path)
 
 
-def _read_json(path: str, where: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise RequestError("E_MALFORMED_JSON",
-                           f"`{path}` is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})", where) from None
-
-
 def _names(value: Any, path: str, policies: Mapping) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -197,7 +189,7 @@ def read_account_file(data: Mapping, *, base_dir: str | None = None, source: str
             fpath = value if os.path.isabs(value) or base_dir is None else os.path.join(base_dir, value)
             if not os.path.isfile(fpath):
                 raise RequestError("E_POLICY_FILE_NOT_FOUND", f"policy file `{value}` does not exist", p)
-            doc = _read_json(fpath, p)
+            doc = read_json_file(fpath, p)
             files[name] = fpath
         else:
             doc = value
@@ -386,5 +378,5 @@ def read_account_path(path: str | os.PathLike) -> AccountFile:
         As :func:`read_account_file`, plus ``E_MALFORMED_JSON`` for the account file itself.
     """
     p = os.fspath(path)
-    data = _read_json(p, "$")
+    data = read_json_file(p, "$")
     return read_account_file(data, base_dir=os.path.dirname(os.path.abspath(p)), source=p)

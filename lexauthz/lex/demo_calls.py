@@ -1,13 +1,13 @@
 """The demo's call file: Lex API calls, each with the decision AWS gives it and why (``lexauthz/examples/requests.json``)."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..decision import Decision
 from ..errors import RequestError
+from ..jsonfile import read_json_file
 from .call import LexCall
 
 __all__ = ["DemoCase", "load_demo"]
@@ -15,17 +15,6 @@ __all__ = ["DemoCase", "load_demo"]
 
 def _err(message: str, path: str) -> RequestError:
     return RequestError("E_INVALID_CALL_FILE", message, path)
-
-
-def _read_json(path: str, where: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as e:
-        raise RequestError("E_FILE_NOT_READABLE", f"`{path}` cannot be read: {e.strerror}", where) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        where_in = f" (line {e.lineno}, column {e.colno})" if isinstance(e, json.JSONDecodeError) else ""
-        raise RequestError("E_MALFORMED_JSON", f"`{path}` is not valid JSON{where_in}", where) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +35,7 @@ def load_demo(path: str | os.PathLike, account: Any = None) -> tuple[DemoCase, .
     (every request it makes must be allowed).  The account's ``region`` and ``account`` fill calls that omit them.
     """
     p = os.fspath(path)
-    data = _read_json(p, "$")
+    data = read_json_file(p)
     if not isinstance(data, Mapping) or not isinstance(data.get("calls"), list):
         raise _err("a demo file is an object with a `calls` list", "$")
     defaults = {"region": account.region, "account": account.account_id} if account else {}

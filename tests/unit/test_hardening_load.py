@@ -20,12 +20,11 @@ import pytest
 
 from lexauthz.account import PolicySet
 from lexauthz.compile import serialize
-from lexauthz.compile.state import ARRAY_FIELDS, CSR_FIELDS
 from lexauthz.engine import Engine
 from lexauthz.errors import PlanFormatError
 
-_HEADER = struct.Struct("<8sIQ32s")
-_U64 = struct.Struct("<Q")
+from test_engine_saved import _HEADER, _U64, DTYPES  # the saved-plan test codec's layout
+
 _MiB = 1 << 20
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
@@ -62,16 +61,6 @@ def _pad(meta_len: int) -> bytes:
     return bytes((-(8 + meta_len)) % 8)
 
 
-def _dtypes() -> dict:
-    out = dict(ARRAY_FIELDS)
-    for name in CSR_FIELDS:
-        out[f"{name}.offsets"] = np.uint64
-        out[f"{name}.ids"] = np.uint32
-    out["blobs"] = np.uint64
-    return out
-
-
-DTYPES = _dtypes()
 
 
 @functools.cache
