@@ -11,7 +11,6 @@ import copy
 import functools
 import hashlib
 import json
-import struct
 import tracemalloc
 import zlib
 
