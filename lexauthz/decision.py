@@ -74,7 +74,7 @@ class PolicyType(str, enum.Enum):
 
     IDENTITY = "identity"
     RESOURCE = "resource"
-    PERMISSIONS_BOUNDARY = "permission_boundary"
+    PERMISSIONS_BOUNDARY = "permissions_boundary"
     SESSION = "session"
     SCP = "scp"
 

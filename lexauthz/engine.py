@@ -342,7 +342,7 @@ class Engine:
         ids = list(matched)
         ids.sort(key=lambda s: (bundle.slot_pos.get(plan.statements[s].slot, 1 << 30), s))
         refs = []
-        by_type: dict = {"identity": [], "resource": [], "permission_boundary": [], "session": [], "scp": []}
+        by_type: dict = {"identity": [], "resource": [], "permissions_boundary": [], "session": [], "scp": []}
         levels_allow: set = set()
         levels_deny: set = set()
         for s in ids:
@@ -377,7 +377,7 @@ class Engine:
             else:
                 results["resource"] = _IMPLICIT
         if bundle.boundary_active:
-            results[PolicyType.PERMISSIONS_BOUNDARY.value] = verdict(by_type["permission_boundary"])
+            results[PolicyType.PERMISSIONS_BOUNDARY.value] = verdict(by_type["permissions_boundary"])
         if bundle.session_active:
             results[PolicyType.SESSION.value] = verdict(by_type["session"])
         n_levels = bundle.n_levels
@@ -552,7 +552,7 @@ def _layout_from(d, types: list, levels: list) -> Layout:
 
     identity, resource, boundary, session, scps = d
     return Layout(tuple(slot(v, "identity") for v in identity), slot(resource, "resource"),
-                  slot(boundary, "permission_boundary"), slot(session, "session"),
+                  slot(boundary, "permissions_boundary"), slot(session, "session"),
                   None if scps is None else tuple(tuple(slot(v, "scp", i) for v in lv) for i, lv in enumerate(scps)))
 
 

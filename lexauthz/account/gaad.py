@@ -156,7 +156,7 @@ class _Reader:
             if not isinstance(pb, Mapping):
                 raise _err("`PermissionsBoundary` must be an object", f"{path}.PermissionsBoundary", self.source)
             barn = self.text(pb, "PermissionsBoundaryArn", f"{path}.PermissionsBoundary")
-            boundary = self.managed_policy(barn, arn, "permission_boundary")
+            boundary = self.managed_policy(barn, arn, "permissions_boundary")
         tags = {}
         for j, t in enumerate(self.list_of(e, "Tags")):
             if not isinstance(t.get("Key"), str) or not isinstance(t.get("Value"), str):

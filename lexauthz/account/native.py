@@ -322,7 +322,7 @@ def to_account(f: AccountFile) -> Account:
         ps.add_principal(arn, [named(n, "identity") for n in att.identity], tags=_tags_of(principals, arn),
                          groups=att.groups,
                          permissions_boundary=None if att.permissions_boundary is None
-                         else named(att.permissions_boundary, "permission_boundary"),
+                         else named(att.permissions_boundary, "permissions_boundary"),
                          unique_id=principals.resolve(arn).userid)
     for user in principals.users:
         if user.arn not in ps.principals:

@@ -102,7 +102,7 @@ def _describe(ref) -> str:
 
 
 _TYPE_NAMES = {"identity": "identity policies", "resource": "the resource policy", "pb": "the permissions boundary",
-               "permission_boundary": "the permissions boundary", "session": "the session policy",
+               "permissions_boundary": "the permissions boundary", "session": "the session policy",
                "scp": "the SCPs"}
 
 

@@ -195,7 +195,7 @@ def _given_policies(args, parsed: dict) -> dict[str, Any]:
         if len(args.permissions_boundary) > 1:
             raise UsageError("--permissions-boundary-policy-input-list takes one policy", code="E_BAD_VALUE")
         out["permissions_boundary"] = _policy(args.permissions_boundary[0], "PermissionsBoundaryPolicyInputList.1",
-                                              "permission_boundary", parsed)
+                                              "permissions_boundary", parsed)
     if args.session_policy:
         out["session"] = _policy(args.session_policy, "SessionPolicy", "session", parsed)
     if args.scp:
@@ -460,7 +460,7 @@ def catalog_warnings(actions, resources) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-_SOURCE_TYPES = {"identity": "user", "resource": "resource", "permission_boundary": "none", "session": "none",
+_SOURCE_TYPES = {"identity": "user", "resource": "resource", "permissions_boundary": "none", "session": "none",
                  "scp": "none"}
 _RANK = {"explicitDeny": 2, "implicitDeny": 1, "allowed": 0, "error": 3}
 

@@ -26,7 +26,7 @@ def register(sub) -> None:
                                    "above --fail-on, 1 on a usage or I/O error.")
     v.add_argument("policies", nargs="+", metavar="POLICY", help="policy files (`-` reads standard input)")
     v.add_argument("--type", dest="policy_type", default="identity",
-                   choices=["identity", "resource", "permission_boundary", "session", "scp"],
+                   choices=["identity", "resource", "permissions_boundary", "session", "scp"],
                    help="the policy type the files are (default: identity)")
     add_output_flags(v, ("text", "json"), "text")
     v.add_argument("--fail-on", choices=list(_FAIL_LEVELS), default="error",

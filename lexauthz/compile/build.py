@@ -106,7 +106,7 @@ def build_applicable(applicable: ApplicablePolicies, *, use_index: bool = True) 
     b = PlanBuilder()
     identity = tuple(b.slot("identity", p, None, key=("identity", i)) for i, p in enumerate(applicable.identity))
     rp = None if applicable.resource is None else b.slot("resource", applicable.resource)
-    pb = None if applicable.permissions_boundary is None else b.slot("permission_boundary",
+    pb = None if applicable.permissions_boundary is None else b.slot("permissions_boundary",
                                                                      applicable.permissions_boundary)
     sp = None if applicable.session is None else b.slot("session", applicable.session)
     scps = None

@@ -123,7 +123,7 @@ class Directory:
                 identity.extend(ps.groups.get(g, ()))
             principals[rec.arn] = (
                 slots.many("identity", identity),
-                None if rec.permissions_boundary is None else slots.one("permission_boundary",
+                None if rec.permissions_boundary is None else slots.one("permissions_boundary",
                                                                          rec.permissions_boundary),
                 None if rec.session_policy is None else slots.one("session", rec.session_policy),
                 tuple(rec.tags))
@@ -206,8 +206,8 @@ class Directory:
         slot_codes_list = slot_codes.tolist()
         # One pass over the entries checks their shape and gathers every slot id by the type it must have; the
         # ids are then checked in bulk.
-        want: dict = {"identity": [], "permission_boundary": [], "session": [], "resource": []}
-        identity_ids, boundary_ids, session_ids, resource_ids = (want["identity"], want["permission_boundary"],
+        want: dict = {"identity": [], "permissions_boundary": [], "session": [], "resource": []}
+        identity_ids, boundary_ids, session_ids, resource_ids = (want["identity"], want["permissions_boundary"],
                                                                  want["session"], want["resource"])
         try:
             principals = {}

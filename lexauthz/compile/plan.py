@@ -32,7 +32,7 @@ from ..policy.model import Statement
 __all__ = ["TYPE_CODES", "Slot", "Layout", "StatementInfo", "TagIndex", "Plan", "PlanBuilder"]
 
 #: Policy type name -> code stored per statement (the kernel's `stmt_type`).
-TYPE_CODES = {"identity": 0, "resource": 1, "permission_boundary": 2, "session": 3, "scp": 4}
+TYPE_CODES = {"identity": 0, "resource": 1, "permissions_boundary": 2, "session": 3, "scp": 4}
 TYPE_NAMES = {v: k for k, v in TYPE_CODES.items()}
 
 #: Operators whose values may hold policy variables (IAM User Guide, "Condition operators": String*, Arn*, Bool).

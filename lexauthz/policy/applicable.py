@@ -54,7 +54,7 @@ class ApplicablePolicies:
         if self.resource is not None:
             yield "resource", None, self.resource
         if self.permissions_boundary is not None:
-            yield "permission_boundary", None, self.permissions_boundary
+            yield "permissions_boundary", None, self.permissions_boundary
         if self.session is not None:
             yield "session", None, self.session
         for level, policies in enumerate(self.scps or ()):

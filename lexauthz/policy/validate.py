@@ -20,7 +20,7 @@ from .parser import ParseResult, parse_policy
 __all__ = ["POLICY_TYPES", "DEFAULT_SIZE_QUOTAS", "ValidationOptions", "validate_policy", "validate_document"]
 
 #: The policy types lexauthz evaluates, with the names the corpus uses.
-POLICY_TYPES = ("identity", "resource", "permission_boundary", "session", "scp")
+POLICY_TYPES = ("identity", "resource", "permissions_boundary", "session", "scp")
 
 #: Characters (whitespace not counted), per policy type: IAM and AWS STS quotas
 #: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html) and the Organizations quota for SCPs
@@ -29,7 +29,7 @@ POLICY_TYPES = ("identity", "resource", "permission_boundary", "session", "scp")
 #: 10,240): pass ``size_quota`` to check one of those.  Session policies: 2,048 (the packed size is checked by STS).
 #: Lex V2 resource-based policies: 20,480 characters ("Quotas" in the Lex V2 guide).
 DEFAULT_SIZE_QUOTAS = MappingProxyType(
-    {"identity": 6144, "permission_boundary": 6144, "session": 2048, "scp": 5120, "resource": 20480}
+    {"identity": 6144, "permissions_boundary": 6144, "session": 2048, "scp": 5120, "resource": 20480}
 )
 
 _SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")

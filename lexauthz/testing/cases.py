@@ -48,6 +48,10 @@ ENGINES = ("reference", "compiled")
 #: The policy types of an answer line, in the corpus's order; a type that was not supplied is ``None``.
 _RESULT_TYPES = ("identity", "resource", "session", "permission_boundary", "scp")
 
+# NOTE: the corpus spells the boundary's policy type `permission_boundary`; lexauthz says `permissions_boundary`, as
+# AWS does.  The spelling is translated here, at the corpus edge, and nowhere else.
+_CORPUS_TYPE = {"permissions_boundary": "permission_boundary"}
+
 # Findings of each distinct document by policy type and canonical JSON text.  A case corpus repeats a small set of
 # policies many times; parsing and validating are the dominant cost of a case, so each is done once per process.
 _CHECK_CACHE: dict[tuple[str, str], tuple[PolicyDocument | None, tuple[Finding, ...]]] = {}
@@ -117,7 +121,7 @@ def build_case(case: Mapping) -> tuple[Request, ApplicablePolicies]:
     if case.get("resource_policy") is not None:
         resource = _named("resource", "resource_policy", case["resource_policy"])
     if case.get("permission_boundary") is not None:
-        boundary = _named("permission_boundary", "permission_boundary", case["permission_boundary"])
+        boundary = _named("permissions_boundary", "permission_boundary", case["permission_boundary"])
     if case.get("session_policy") is not None:
         session = _named("session", "session_policy", case["session_policy"])
     scps = None
@@ -189,6 +193,13 @@ def run_case(case: Mapping, *, engine: str = "reference") -> dict:
         out["error"] = _error_line(first)
         return out
     out["decision"] = response.decision.aws_name
-    out["matched_statements"] = [ref.to_dict() for ref in response.matched_statements]
-    out["policy_results"] = {t: response.policy_results.get(t) for t in _RESULT_TYPES}
+    out["matched_statements"] = [_corpus_ref(ref.to_dict()) for ref in response.matched_statements]
+    results = {_CORPUS_TYPE.get(t, t): v for t, v in response.policy_results.items()}
+    out["policy_results"] = {t: results.get(t) for t in _RESULT_TYPES}
     return out
+
+
+def _corpus_ref(ref: dict) -> dict:
+    """A matched statement as the corpus writes it (its spelling of the boundary's policy type)."""
+    ref["policy_type"] = _CORPUS_TYPE.get(ref["policy_type"], ref["policy_type"])
+    return ref

@@ -281,7 +281,7 @@ def test_the_fixture_file_has_every_part_the_checks_cover():
         assert pf.arrays[name].shape[0] > 0, name
     for name in CSR_FIELDS:
         assert pf.arrays[f"{name}.ids"].shape[0] > 0, name
-    types = {TYPE_CODES[t] for t in ("identity", "resource", "permission_boundary", "session", "scp")}
+    types = {TYPE_CODES[t] for t in ("identity", "resource", "permissions_boundary", "session", "scp")}
     assert {row[0] for row in pf.meta["slots"]} == types
     assert {row[1] for row in pf.meta["slots"]} >= {-1, 0, 1, 2, 3}
     assert pf.meta["blob_errors"]  # the refused policy
@@ -519,7 +519,7 @@ def _cases_policy_set():
          _meta(lambda m: _setitem(m["blob_errors"], str(m["slots"][0][4]), [_finding()])))
     # The directory.
     case("identity-names-boundary-slot",
-         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, slot_of(m, "permission_boundary"))))
+         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, slot_of(m, "permissions_boundary"))))
     case("identity-names-scp-slot",
          _directory(lambda d, m: _principal_entry(d, ALICE)[1].append(slot_of(m, "scp"))))
     case("boundary-names-identity-slot", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE), 2, 0)))
@@ -829,7 +829,7 @@ def test_loaded_policy_set_engine_answers_as_the_original(engine, requests_):
     responses = [engine.evaluate(r) for r in requests_]
     assert {x.decision for x in responses} == set(Decision)
     assert {m.policy_type for x in responses for m in x.matched_statements} == {
-        "identity", "resource", "permission_boundary", "session", "scp"}
+        "identity", "resource", "permissions_boundary", "session", "scp"}
     session = [x for r, x in zip(requests_, responses) if r.principal == SESSION]
     assert any(x.decision is Decision.ALLOW for x in session)
     # Evaluated in another order than the original's, so the lazy decoding runs in another order too.

@@ -70,7 +70,7 @@ CASES = {
                      # names someone else: not part of this request's evaluation
                      stmt(eq("aws:SourceVpc"), Principal={"AWS": f"arn:aws:iam::{ACCT}:user/eve"}))),
         {"aws:SourceIp"}),
-    "permission_boundary": (USER, ApplicablePolicies(
+    "permissions_boundary": (USER, ApplicablePolicies(
         identity=(ALLOW_ALL,), permissions_boundary=pol("pb", stmt(eq("aws:PrincipalTag/team")))),
         {"aws:PrincipalTag/team"}),
     "session": (SESSION, ApplicablePolicies(

@@ -64,7 +64,7 @@ def decide(principal: str, *, action: str = "lex:PostText", resource: str = ALIA
     policies = ApplicablePolicies(
         identity=tuple(named(f"identity[{i}]", d) for i, d in enumerate(identity)),
         resource=named("resource_policy", rp) if rp is not None else None,
-        permissions_boundary=named("permission_boundary", boundary) if boundary is not None else None,
+        permissions_boundary=named("permissions_boundary", boundary) if boundary is not None else None,
         session=named("session_policy", session) if session is not None else None,
         scps=None if scps is None else tuple(tuple(named(f"scp[{lv}][{i}]", d) for i, d in enumerate(level))
                                              for lv, level in enumerate(scps)),
@@ -435,7 +435,7 @@ def test_matched_statements_name_policy_statement_level_and_principal_match():
     assert response.matched_statements == (
         StatementRef("identity", "identity[1]", 0, "Mine", "Allow"),
         StatementRef("resource", "resource_policy", 1, "ForRole", "Allow", principal_match="SessionRoleMatch"),
-        StatementRef("permission_boundary", "permission_boundary", 0, None, "Allow"),
+        StatementRef("permissions_boundary", "permissions_boundary", 0, None, "Allow"),
         StatementRef("session", "session_policy", 0, None, "Allow"),
         StatementRef("scp", "scp[0][0]", 0, None, "Allow", level=0),
         StatementRef("scp", "scp[1][1]", 0, None, "Allow", level=1),
@@ -463,7 +463,7 @@ def test_policy_results_list_only_the_supplied_types():
     assert response.policy_results == {"identity": "Allowed", "resource": "NotApplicable"}
     response = decide(SESSION, identity=[FULL], boundary=NOTHING, session=FULL, scps=[[FULL]])
     assert response.policy_results == {"identity": "Allowed", "resource": "NotApplicable",
-                                       "permission_boundary": "ImplicitlyDenied", "session": "Allowed",
+                                       "permissions_boundary": "ImplicitlyDenied", "session": "Allowed",
                                        "scp": "Allowed"}
     assert response.permissions_boundary_allowed is False and response.organizations_allowed is True
 
