@@ -64,9 +64,8 @@ def _work(job):
 
         for i, req in enumerate(reqs):
             want = reference_evaluate(req, bundle)
-            d, _, matched, *_ = core.explain_one(req.principal, req.action, req.resource, req.context,
-                                                 req.resource_account)
-            got_decision = Decision(int(d))
+            found = core.explain_one(req.principal, req.action, req.resource, req.context, req.resource_account)
+            got_decision, matched = Decision(found.decision), found.matched
             got_set = set()
             if got_decision is not Decision.ERROR:
                 for s in matched:
