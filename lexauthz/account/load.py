@@ -6,13 +6,14 @@ the pages of one export) into one account.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Iterable
 
 from ..errors import RequestError
 from ..jsonfile import read_json_file
 from .gaad import is_authorization_details, read_authorization_details
-from .model import Account, principal_store
+from .model import Account
 from .native import account_from_dict, is_account_file
 
 __all__ = ["load_account"]
@@ -63,5 +64,4 @@ def load_account(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Acco
         except RequestError as e:
             raise RequestError(e.code, e.message, f"{p}: {e.path}") from None
     ps = read_authorization_details([d for _, d in docs], sources=files)
-    acct = Account.from_policy_set(ps)
-    return Account(ps, principal_store(ps), acct.resources, acct.account_id, None, "aws", tuple(files))
+    return dataclasses.replace(Account.from_policy_set(ps), sources=tuple(files))
