@@ -978,15 +978,17 @@ cdef class Core:
                             centry = self._ctx_entry(raw, i)
                             ctx_by_id[id(raw)] = centry
                             keep.append(raw)
+            # A str subclass (numpy.str_) finds the entry of its equal str; it is copied to an exact str only when
+            # an entry is first made, so warm rows pay nothing for it.
             pe = pents.get(p)
             if pe is None:
-                pe = self._p_entry(resolver, p)
+                pe = self._p_entry(resolver, _exact_str(p))
             rent = rents.get(r)
             if rent is None:
-                rent = self._r_entry(resolver, r)
+                rent = self._r_entry(resolver, _exact_str(r))
             ae = aents.get(a)
             if ae is None:
-                ae = self._a_entry(a)
+                ae = self._a_entry(_exact_str(a))
             bundle = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
             hit = bt.get(bundle.serial, 0, 0)
             if hit < 0:
@@ -1005,7 +1007,7 @@ cdef class Core:
                 hit = len(r_rows)
                 rt.put(rent.serial, 0, 0, hit)
                 r_rows.append(rent.row)
-                rstrs.append(r)
+                rstrs.append(_exact_str(r))
             r_idx[j] = <uint32_t>hit
             cs = <uint64_t>(<Py_ssize_t>centry[1])
             hit = tt.get(cs, pe.tag_serial, rent.tag_serial)
@@ -1019,8 +1021,10 @@ cdef class Core:
             if has_acct:
                 acct = accounts[i]
                 if acct is not None and type(acct) is not str:
-                    raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
-                                       f"$[{i}].resource_account")
+                    if not isinstance(acct, str):
+                        raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
+                                           f"$[{i}].resource_account")
+                    acct = _exact_str(acct)
                 if acct:
                     same[j] = 1 if (pe.account is not None and pe.account == acct) else 0
                     continue
@@ -1190,7 +1194,7 @@ cdef class Core:
         unless every string already has an entry (which only a checked string gets)."""
         if type(p) is not str or type(a) is not str or type(r) is not str:
             check(p, a, r)
-            p, a, r = str(p), str(a), str(r)
+            p, a, r = _exact_str(p), _exact_str(a), _exact_str(r)
         pe = self.p_entries.get(p)
         rent = self.r_entries.get(r)
         ae = self.a_entries.get(a)
@@ -1333,6 +1337,11 @@ cdef class Core:
 _VARIABLE_BASES = frozenset((
     "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
     "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool"))
+
+
+cdef inline str _exact_str(object s):
+    """``s`` (a checked ``str``) as an exact ``str``: a subclass such as ``numpy.str_`` is copied."""
+    return <str>s if type(s) is str else str.__str__(s)
 
 
 cdef class Explained:

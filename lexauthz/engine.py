@@ -128,12 +128,12 @@ def _check_rows(principals, actions, resources):
         _check_resource(resources[i], i)
 
 
-def _column(name, values, n=None, strings=False):
+def _column(name, values, n=None):
     """A batch column as a sequence of ``n`` rows (a list for anything but a list or tuple).
 
-    A single ``str`` or bytes-like value is refused rather than split into rows.  With ``strings``, rows that are
-    ``str`` subclasses (``numpy.str_``, from ``list(ndarray)`` or pandas) become exact ``str`` (one type scan of the
-    column; rows are copied only when some row is not an exact ``str``).
+    A single ``str`` or bytes-like value is refused rather than split into rows.  Rows may be ``str`` subclasses
+    (``numpy.str_``, from ``list(ndarray)``): the core copies such a string to an exact ``str`` when it first makes
+    its entry, so a column is never scanned for them here.
     """
     if values is None:
         return None
@@ -151,8 +151,6 @@ def _column(name, values, n=None, strings=False):
             raise RequestError("E_BAD_BATCH", f"`{name}` must be a sequence", f"$.{name}") from None
     if n is not None and len(values) != n:
         raise RequestError("E_BAD_BATCH", f"`{name}` has {len(values)} rows, expected {n}", f"$.{name}")
-    if strings and not set(map(type, values)) <= {str}:
-        values = [v if type(v) is str or not isinstance(v, str) else str.__str__(v) for v in values]
     return values
 
 
@@ -258,14 +256,14 @@ class Engine:
     def _columns(self, principals, actions, resources, contexts, resource_accounts):
         if principals is None or actions is None or resources is None:
             raise RequestError("E_BAD_BATCH", "`principals`, `actions` and `resources` are required", "$")
-        principals = list(_column("principals", principals, strings=True))
+        principals = list(_column("principals", principals))
         n = len(principals)
         if n > MAX_BATCH:
             raise RequestError("E_BATCH_TOO_LARGE", f"batch of {n} rows exceeds the limit of {MAX_BATCH}", "$")
-        actions = list(_column("actions", actions, n, strings=True))
-        resources = list(_column("resources", resources, n, strings=True))
+        actions = list(_column("actions", actions, n))
+        resources = list(_column("resources", resources, n))
         contexts = _column("contexts", contexts, n)
-        accounts = _column("resource_accounts", resource_accounts, n, strings=True)
+        accounts = _column("resource_accounts", resource_accounts, n)
         # Every row is checked before any is decided: a bad row raises before the kernel runs.
         _check_rows(principals, actions, resources)
         return principals, actions, resources, contexts, accounts, n
