@@ -34,24 +34,32 @@
  * segment between two stars: every segment has a fixed length in characters, so an earlier start never ends
  * later, and what a later start could match, an earlier one leaves room for. There is no backtracking.
  *
- * A middle segment without `?` is found with Knuth-Morris-Pratt (failure table over the ASCII-folded bytes
- * when icase is set), whose scan never moves backwards in the text; a segment with `?` is tried at each
- * character start with a direct comparison. Let n = tlen, m = plen, and L = the length of the longest middle
- * segment that contains `?` (L = 0 if there is none). Time is O(m + n * (1 + L)):
+ * A middle segment is found by one of three plans, chosen when the pattern is compiled (n = tlen, m = plen):
  *
- *   - O(m + n), linear, for every pattern whose middle segments have no `?`. That covers `*a*a*a*a*b`,
- *     `lex:Get*`, `arn:aws:lex:*:*:bot*`, and `?` anywhere in the anchored first and last segments
- *     (`???*`, `lex:Get?ot`, `*:bot?`);
- *   - O(n * L) in the worst case for a middle segment with `?` (such as `*a?b*`), never exponential.
+ *   - no `?`: Knuth-Morris-Pratt (failure table over the ASCII-folded bytes when icase is set), whose scan never
+ *     moves backwards in the text: O(n) after an O(|S|) table;
+ *   - `?`^a L `?`^b with L free of `?` (the `?` runs at either end, L possibly empty): skip a characters, find L
+ *     with KMP, skip b characters. Linear: a leftmost L gives the leftmost segment, and if its end passes the
+ *     suffix, every later one does too. This covers `*???????b*` of any length;
+ *   - `?` between two literal pieces (`*a?b*`): pattern matching with don't-care characters, for which no
+ *     linear-time algorithm is known. Bit-parallel Shift-And over characters, one mask row of ceil(c / 64) words
+ *     per distinct character of the segment (c = its length in characters): O(n * ceil(c / 64)), one pass.
+ *     A segment whose mask table would pass 8 MiB (thousands of distinct characters in a segment thousands of
+ *     characters long) is searched by direct comparison instead, O(n * |S|).
  *
- * Memory: lxa_glob_exec uses O(1) stack and never allocates. lxa_glob_match keeps the failure table of a
- * middle segment of up to LXA_GLOB_STACK_TABLE bytes on the stack and allocates a longer one on the heap;
- * if that allocation fails it searches that segment by direct comparison instead (same answer, O(n * |S|)).
+ * So every pattern is matched in O(m + n) except for segments of the last kind, which cost O(n * ceil(c / 64)).
+ * Callers bound n: lexauthz refuses request ARNs over 2,048 characters and context values over 4,096.
+ *
+ * Memory: lxa_glob_exec allocates only for a Shift-And segment over 4,096 characters (its state vector), and
+ * falls back to direct comparison if that fails. lxa_glob_match keeps the failure table of a middle segment of up
+ * to LXA_GLOB_STACK_TABLE bytes on the stack and allocates a longer one on the heap (direct comparison if that
+ * fails); a pattern with a `?` in a middle segment is compiled, matched and freed.
  */
 #ifndef LXA_GLOB_H
 #define LXA_GLOB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,6 +88,18 @@ int lxa_glob_exec(const lxa_glob *g, const char *txt, size_t tlen);
 
 /* Free a compiled pattern. NULL is allowed and ignored. */
 void lxa_glob_free(lxa_glob *g);
+
+/*
+ * Token matching over code points, for patterns built per request: pat[0..m) holds code points (>= 0),
+ * LXA_TOK_ANY (`*`) and LXA_TOK_ONE (`?`, one code point); a literal `*` or `?` (from a resolved policy variable)
+ * is its code point. txt[0..n) holds code points. Returns 1 (match), 0 (no match) or -1 (out of memory).
+ * Same segment plan and cost as compiled patterns (`?` runs are O(1) skips here), allocating per call only
+ * for a middle segment with `?` between literal pieces, or a middle literal over LXA_GLOB_STACK_TABLE code
+ * points. Thread-safe; needs no Python.
+ */
+#define LXA_TOK_ANY (-1)
+#define LXA_TOK_ONE (-2)
+int lxa_tok_match(const int32_t *pat, size_t m, const uint32_t *txt, size_t n);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
 # Modules that cimport this need csrc/ on their include path (setup.py adds it), and link the .c files of the
 # headers they call (setup.py's EXTENSIONS rows).
 
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 
 # csrc/lxa_glob.h: the IAM wildcard matcher.
@@ -18,6 +18,10 @@ cdef extern from "lxa_glob.h" nogil:
     lxa_glob *lxa_glob_compile(const char *pat, size_t plen, int icase)
     int lxa_glob_exec(const lxa_glob *g, const char *txt, size_t tlen)
     void lxa_glob_free(lxa_glob *g)
+
+    int LXA_TOK_ANY
+    int LXA_TOK_ONE
+    int lxa_tok_match(const int32_t *pat, size_t m, const uint32_t *txt, size_t n)
 
 
 # csrc/lxa_bits.h: dense bitsets over statement ids (test/set/clear are `static inline` in the header).

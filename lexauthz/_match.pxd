@@ -46,4 +46,6 @@ cdef class _ArnTable:
     cdef int *nfields   # 0 for `*` (matches everything), -1 for a short pattern that can match nothing
     cdef int *first     # index of the pattern's first field in globs
     cdef Py_ssize_t n
+    cdef list everywhere   # ids of `*` patterns
+    cdef dict buckets      # account field (None: not a literal) -> (prefix lengths, {length: {prefix: [ids]}})
     cdef list matching(self, str resource)

@@ -91,7 +91,7 @@ def glob_match_many(
 def glob_match_bytes(pattern: bytes, text: bytes, ignore_case: bool = False, compiled: bool = False) -> bool:
     """Match raw bytes (valid UTF-8 or not) with the one-shot or the compiled C entry point; for tests."""
 
-def token_match(pattern: str, text: str) -> bool:
+def token_match(pattern: str, text: str, *, linear: bool = False) -> bool:
     """Whether `text` matches `pattern` with the per-request token matcher (the one StringLike uses once policy
     variables are resolved); the same semantics as :func:`glob_match`, over code points."""
 

@@ -11,6 +11,7 @@ public functions is in _match.pyi.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
+from libc.stdint cimport int32_t, uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
@@ -158,15 +159,20 @@ def glob_match_bytes(bytes pattern not None, bytes text not None, bint ignore_ca
     return r == 1
 
 
-def token_match(str pattern, str text):
-    """Whether `text` matches `pattern` with the per-request token matcher (`*`, `?`; what StringLike uses)."""
+def token_match(str pattern, str text, *, bint linear=False):
+    """Whether `text` matches `pattern` with the per-request token matcher (`*`, `?`; what StringLike uses).
+
+    ``linear=True`` always takes the C matcher (tests compare the two paths)."""
     cdef list toks = _text_tokens(pattern)
+    if linear:
+        return _tok_match_c(toks, 0, len(toks), text, 0, len(text))
     return _tok_match(toks, 0, len(toks), text, 0, len(text))
 
 
-
-
-
+#: Below this many (tokens x characters), the greedy matcher with one backtrack point is cheaper than setting up
+#: the C matcher; above it the C matcher runs, O(tokens + characters) for `?`-runs and literals, GIL released.
+cdef enum:
+    _GREEDY_MAX = 4096
 
 
 @cython.boundscheck(False)
@@ -174,43 +180,65 @@ def token_match(str pattern, str text):
 cdef bint _tok_match(list tokens, Py_ssize_t t0, Py_ssize_t t1, str text, Py_ssize_t x0, Py_ssize_t x1) except -1:
     """Whether text[x0:x1] matches tokens[t0:t1]: `*` any run, `?` one code point, everything else itself.
 
-    Greedy with one backtrack point (the last `*`): O(len(text) * len(tokens)) at worst, never exponential.
+    Small inputs: greedy with one backtrack point (the last `*`), at most _GREEDY_MAX steps.  Larger ones: the C
+    matcher (csrc/lxa_glob.h, lxa_tok_match), linear for every pattern whose middle segments hold at most one
+    literal piece, bit-parallel otherwise, with the GIL released.
     """
     cdef Py_ssize_t m = t1 - t0, n = x1 - x0, i = 0, j = 0, star = -1, mark = 0
-    cdef long *pat
     cdef Py_ssize_t k
     cdef long tk
     cdef Py_UCS4 ch
-    cdef bint result
     if m == 0:
         return n == 0
-    pat = <long *>malloc(m * sizeof(long))
-    if pat == NULL:
-        raise MemoryError()
+    if m > _GREEDY_MAX or m * n > _GREEDY_MAX:
+        return _tok_match_c(tokens, t0, t1, text, x0, x1)
+    cdef long pat[_GREEDY_MAX]
     for k in range(m):
         pat[k] = tokens[t0 + k]
-    try:
-        while i < n:
-            ch = PyUnicode_READ_CHAR(text, x0 + i)
-            if j < m and (pat[j] == TOK_ONE or (pat[j] >= 0 and <Py_UCS4>pat[j] == ch)):
-                i += 1
-                j += 1
-            elif j < m and pat[j] == TOK_ANY:
-                star = j
-                mark = i
-                j += 1
-            elif star >= 0:
-                j = star + 1
-                mark += 1
-                i = mark
-            else:
-                return False
-        while j < m and pat[j] == TOK_ANY:
+    while i < n:
+        ch = PyUnicode_READ_CHAR(text, x0 + i)
+        if j < m and (pat[j] == TOK_ONE or (pat[j] >= 0 and <Py_UCS4>pat[j] == ch)):
+            i += 1
             j += 1
-        result = j == m
-        return result
+        elif j < m and pat[j] == TOK_ANY:
+            star = j
+            mark = i
+            j += 1
+        elif star >= 0:
+            j = star + 1
+            mark += 1
+            i = mark
+        else:
+            return False
+    while j < m and pat[j] == TOK_ANY:
+        j += 1
+    return j == m
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef bint _tok_match_c(list tokens, Py_ssize_t t0, Py_ssize_t t1, str text, Py_ssize_t x0, Py_ssize_t x1) except -1:
+    cdef Py_ssize_t m = t1 - t0, n = x1 - x0, k
+    cdef int r
+    cdef int32_t *pat = <int32_t *>malloc((m if m > 0 else 1) * sizeof(int32_t))
+    cdef uint32_t *txt = <uint32_t *>malloc((n if n > 0 else 1) * sizeof(uint32_t))
+    if pat == NULL or txt == NULL:
+        free(pat)
+        free(txt)
+        raise MemoryError()
+    try:
+        for k in range(m):
+            pat[k] = <int32_t>(<long>tokens[t0 + k])
+        for k in range(n):
+            txt[k] = <uint32_t>PyUnicode_READ_CHAR(text, x0 + k)
+        with nogil:
+            r = _csrc.lxa_tok_match(pat, <size_t>m, txt, <size_t>n)
+        if r < 0:
+            raise MemoryError()
+        return r == 1
     finally:
         free(pat)
+        free(txt)
 
 
 cdef list _tok_fields(list tokens):
@@ -373,13 +401,25 @@ cdef object _var_value(ctx, str key, object default):
 # Static ARN patterns (compiled C matchers per field)
 # =================================================================================================================
 
+cdef inline bint _is_literal(str field):
+    return "*" not in field and "?" not in field
+
+
+cdef inline str _literal_prefix(str field):
+    cdef Py_ssize_t k = 0, n = len(field)
+    while k < n and field[k] != "*" and field[k] != "?":
+        k += 1
+    return field[:k]
+
+
 cdef class _ArnTable:
-    """Static Resource patterns: `*`, or an ARN pattern cut into up to six fields, each a compiled C pattern."""
+    """Static Resource patterns: `*`, or an ARN pattern cut into up to six fields, each a compiled C pattern.
 
-
-
-
-
+    Indexed so that an ARN is tried only against the patterns it can match: by the account field (when a pattern
+    writes it literally) and by the literal prefix of the resource field (the text before its first wildcard), looked
+    up once per distinct prefix length.  A new ARN costs O(its length x the distinct prefix lengths + the patterns
+    whose account and prefix it shares), not O(all patterns); the candidates are then matched without the GIL.
+    """
 
     def __cinit__(self, list patterns):
         cdef list flat = []
@@ -389,11 +429,14 @@ cdef class _ArnTable:
         self.first = <int *>malloc((self.n + 1) * sizeof(int))
         if self.nfields == NULL or self.first == NULL:
             raise MemoryError()
+        self.everywhere = []
+        cdef dict grouped = {}
         for i in range(self.n):
             p = patterns[i]
             self.first[i] = len(flat)
             if p == "*":
                 self.nfields[i] = 0
+                self.everywhere.append(i)
                 continue
             fields = p.split(":", 5)
             if len(fields) < 6 and not fields[len(fields) - 1].endswith("*"):
@@ -401,6 +444,13 @@ cdef class _ArnTable:
                 continue
             self.nfields[i] = len(fields)
             flat.extend(fields)
+            if len(fields) == 6:
+                account = fields[4] if _is_literal(fields[4]) else None
+                prefix = _literal_prefix(fields[5])
+            else:  # the last field takes the rest of the ARN: nothing after it can be indexed
+                account, prefix = None, ""
+            grouped.setdefault(account, {}).setdefault(len(prefix), {}).setdefault(prefix, []).append(i)
+        self.buckets = {acct: (tuple(sorted(by_len)), by_len) for acct, by_len in grouped.items()}
         self.globs = _GlobList(flat)
 
     def __dealloc__(self):
@@ -413,14 +463,13 @@ cdef class _ArnTable:
         cdef const char *t
         cdef size_t offs[7]
         cdef size_t tlen, k
-        cdef Py_ssize_t i, f, nf, g
+        cdef Py_ssize_t i, f, nf, g, c, nc
         cdef int ncolon = 0
         cdef bint ok
+        cdef int *cand
+        cdef unsigned char *hit
         if resource == "*":
-            for i in range(self.n):
-                if self.nfields[i] == 0:
-                    out.append(i)
-            return out
+            return list(self.everywhere)
         b = _utf8(resource)
         t = b
         tlen = len(b)
@@ -429,26 +478,59 @@ cdef class _ArnTable:
             if ncolon < 5 and t[k] == b':':
                 ncolon += 1
                 offs[ncolon] = k + 1
-        for i in range(self.n):
-            nf = self.nfields[i]
-            if nf == 0:
-                out.append(i)
+        if ncolon < 5:
+            return list(self.everywhere)
+        offs[6] = tlen + 1
+        # the candidates: patterns whose literal account and resource-field prefix this ARN has
+        cdef list ids = []
+        fields = resource.split(":", 5)
+        res_field = fields[5]
+        cdef Py_ssize_t rlen = len(res_field)
+        for acct in (fields[4], None):
+            bucket = self.buckets.get(acct)
+            if bucket is None:
                 continue
-            if nf < 0 or ncolon < 5:
-                continue
-            offs[6] = tlen + 1
-            g = self.first[i]
-            ok = True
-            for f in range(nf):
-                if f == nf - 1:
-                    # the last field of the pattern takes the rest of the ARN (all of it for a 6-field pattern)
-                    ok = self.globs.exec(g + f, t + offs[f], tlen - offs[f])
-                else:
-                    ok = self.globs.exec(g + f, t + offs[f], offs[f + 1] - 1 - offs[f])
-                if not ok:
+            lengths, by_len = bucket
+            for L in lengths:
+                if L > rlen:
                     break
-            if ok:
-                out.append(i)
+                found = (<dict>by_len[L]).get(res_field[:L])
+                if found is not None:
+                    ids.extend(found)
+        nc = len(ids)
+        if nc:
+            cand = <int *>malloc(nc * sizeof(int))
+            hit = <unsigned char *>malloc(nc)
+            if cand == NULL or hit == NULL:
+                free(cand)
+                free(hit)
+                raise MemoryError()
+            try:
+                for c in range(nc):
+                    cand[c] = ids[c]
+                with nogil:
+                    for c in range(nc):
+                        i = cand[c]
+                        nf = self.nfields[i]
+                        g = self.first[i]
+                        ok = True
+                        for f in range(nf):
+                            if f == nf - 1:
+                                # the last field of the pattern takes the rest of the ARN (all of it for 6 fields)
+                                ok = self.globs.exec(g + f, t + offs[f], tlen - offs[f])
+                            else:
+                                ok = self.globs.exec(g + f, t + offs[f], offs[f + 1] - 1 - offs[f])
+                            if not ok:
+                                break
+                        hit[c] = ok
+                for c in range(nc):
+                    if hit[c]:
+                        out.append(cand[c])
+            finally:
+                free(cand)
+                free(hit)
+        out.extend(self.everywhere)
+        out.sort()
         return out
 
 

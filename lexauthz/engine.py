@@ -31,7 +31,7 @@ from .compile.plan import TYPE_NAMES, Layout
 from .decision import Decision, PolicyType, Response, StatementRef
 from .errors import CompileError, PlanFormatError, RequestError
 from .policy.applicable import ApplicablePolicies
-from .request import Request
+from .request import MAX_ACTION_LENGTH, MAX_ARN_LENGTH, Request, check_length
 
 __all__ = ["Engine", "EncodedBatch", "compile_applicable", "compile_policy_set", "evaluate_applicable", "MAX_BATCH"]
 
@@ -88,11 +88,13 @@ def evaluate_applicable(request: Request, applicable: ApplicablePolicies) -> Res
 def _check_principal(p, i):
     if not isinstance(p, str) or not p:
         raise RequestError("E_BAD_PRINCIPAL", "`principal` must be a non-empty string", f"$[{i}].principal")
+    check_length(p, MAX_ARN_LENGTH, "principal", f"$[{i}].principal")
 
 
 def _check_action(a, i):
     if not isinstance(a, str) or not a:
         raise RequestError("E_BAD_ACTION", "`action` must be a non-empty string", f"$[{i}].action")
+    check_length(a, MAX_ACTION_LENGTH, "action", f"$[{i}].action")
     if a.count(":") != 1 or a.startswith(":") or a.endswith(":"):
         raise RequestError("E_BAD_ACTION", f"action `{a}` is not of the form `service:Action`", f"$[{i}].action")
 
@@ -100,6 +102,7 @@ def _check_action(a, i):
 def _check_resource(r, i):
     if not isinstance(r, str) or not r:
         raise RequestError("E_BAD_RESOURCE", "`resource` must be a non-empty string", f"$[{i}].resource")
+    check_length(r, MAX_ARN_LENGTH, "resource", f"$[{i}].resource")
     if r != "*" and (not r.startswith("arn:") or r.count(":") < 5):
         raise RequestError("E_BAD_RESOURCE", f"resource `{r}` is not an ARN or `*`", f"$[{i}].resource")
 

@@ -11,9 +11,29 @@ from typing import Iterator, Mapping
 
 from .errors import RequestError
 
-__all__ = ["Context", "Request", "ContextValue"]
+__all__ = ["Context", "Request", "ContextValue", "MAX_ARN_LENGTH", "MAX_ACTION_LENGTH", "MAX_CONTEXT_KEYS",
+           "MAX_CONTEXT_KEY_LENGTH", "MAX_CONTEXT_VALUES", "MAX_CONTEXT_VALUE_LENGTH", "check_length"]
 
 ContextValue = "str | tuple[str, ...]"
+
+# Request size limits.  A request past one is refused with ``E_REQUEST_TOO_LARGE`` (and the path of the field), never
+# evaluated slowly: each bounds the text a wildcard pattern is matched against.  IAM's own: an ARN is at most 2,048
+# characters (IAM User Guide, "IAM and AWS STS quotas"); no IAM action name or condition key comes near 256.  Context
+# values are not limited by IAM itself but by the size of an AWS request; 4,096 characters per value, 1,024 values
+# per key and 1,024 keys are far above what any AWS context key carries (tag values are at most 256 characters).
+MAX_ARN_LENGTH = 2048
+MAX_ACTION_LENGTH = 256
+MAX_CONTEXT_KEYS = 1024
+MAX_CONTEXT_KEY_LENGTH = 256
+MAX_CONTEXT_VALUES = 1024
+MAX_CONTEXT_VALUE_LENGTH = 4096
+
+
+def check_length(value: str, limit: int, what: str, path: str) -> None:
+    """Raise ``E_REQUEST_TOO_LARGE`` when ``value`` has more than ``limit`` characters."""
+    if len(value) > limit:
+        raise RequestError("E_REQUEST_TOO_LARGE", f"{what} has {len(value):,} characters, more than the limit of "
+                                                  f"{limit:,}", path)
 
 
 class Context(Mapping):
@@ -32,18 +52,26 @@ class Context(Mapping):
             items = {}
         if not isinstance(items, Mapping):
             raise RequestError("E_BAD_CONTEXT", "context must be an object of key to value", path)
+        if len(items) > MAX_CONTEXT_KEYS:
+            raise RequestError("E_REQUEST_TOO_LARGE", f"context has {len(items):,} keys, more than the limit of "
+                                                      f"{MAX_CONTEXT_KEYS:,}", path)
         for key, value in items.items():
             kpath = f"{path}[{key!r}]" if isinstance(key, str) else path
             if not isinstance(key, str) or not key:
                 raise RequestError("E_BAD_CONTEXT_KEY", f"context key `{key!r}` is not a non-empty string", path)
             key = _exact(key)
+            check_length(key, MAX_CONTEXT_KEY_LENGTH, "context key", kpath)
             if isinstance(value, str):
+                check_length(value, MAX_CONTEXT_VALUE_LENGTH, f"value of context key `{key}`", kpath)
                 norm: object = _exact(value)
             elif isinstance(value, bool):
                 norm = "true" if value else "false"
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 norm = str(value)
             elif isinstance(value, (list, tuple)):
+                if len(value) > MAX_CONTEXT_VALUES:
+                    raise RequestError("E_REQUEST_TOO_LARGE", f"context key `{key}` has {len(value):,} values, more "
+                                                              f"than the limit of {MAX_CONTEXT_VALUES:,}", kpath)
                 vals = []
                 for i, v in enumerate(value):
                     if isinstance(v, bool):
@@ -51,6 +79,7 @@ class Context(Mapping):
                     elif isinstance(v, (int, float)):
                         vals.append(str(v))
                     elif isinstance(v, str):
+                        check_length(v, MAX_CONTEXT_VALUE_LENGTH, f"value of context key `{key}`", f"{kpath}[{i}]")
                         vals.append(_exact(v))
                     else:
                         raise RequestError(
@@ -162,10 +191,13 @@ class Request:
             value = getattr(self, name)
             if type(value) is not str or not value:
                 object.__setattr__(self, name, _check_str(value, name, code))
+        check_length(self.principal, MAX_ARN_LENGTH, "principal", "$.principal")
+        check_length(self.action, MAX_ACTION_LENGTH, "action", "$.action")
         if self.action.count(":") != 1 or self.action.startswith(":") or self.action.endswith(":"):
             raise RequestError("E_BAD_ACTION", f"action `{self.action}` is not of the form `service:Action`", "$.action")
         if type(self.resource) is not str or not self.resource:
             object.__setattr__(self, "resource", _check_str(self.resource, "resource", "E_BAD_RESOURCE"))
+        check_length(self.resource, MAX_ARN_LENGTH, "resource", "$.resource")
         if self.resource != "*" and not self.resource.startswith("arn:"):
             raise RequestError("E_BAD_RESOURCE", f"resource `{self.resource}` is not an ARN or `*`", "$.resource")
         if self.resource != "*" and self.resource.count(":") < 5:
