@@ -78,6 +78,9 @@ class Core:
     def run_prepared(self, prepared: Prepared, out: npt.NDArray[np.uint8]) -> None:
         """Decide a prepared batch into ``out`` with the GIL released for the whole loop (the sparse kernel: a
         request costs one bit test per statement of its principal's bundle)."""
+    damage: str | None
+    def poison(self, reason: str) -> None:
+        """Answer ERROR to every request from now on (a damaged part of the saved file was found)."""
     def bind(self, resolver: Any, check: Any) -> None:
         """Fix the resolver and row check of :meth:`is_allowed` and :meth:`explain_one` (once)."""
     def is_allowed(self, principal_arn: Any, action: Any, resource_arn: Any = "*", context: Any = None) -> bool:

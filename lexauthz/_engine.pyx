@@ -420,6 +420,8 @@ cdef class Core:
     cdef tuple empty_ctx
     cdef Py_ssize_t cache_limit
     cdef object resolver, check_row
+    cdef bint poisoned
+    cdef public object damage
     cdef Py_ssize_t ctx_serial, tags_serial
     cdef readonly Py_ssize_t index_bytes
     cdef const uint8_t *p_type
@@ -1136,6 +1138,9 @@ cdef class Core:
             raise ValueError("column lengths differ")
         if n == 0:
             return
+        if self.poisoned:
+            out[:] = DEC_ERROR
+            return
         cdef const uint32_t[::1] bi = P.bundle_ids, ai = P.action_ids, ri = P.resource_ids, ti = P.tag_ids
         cdef const uint8_t[::1] sm = P.same_account
         cdef const int64_t[::1] passed_offsets = P.passed_offsets
@@ -1144,6 +1149,12 @@ cdef class Core:
         with nogil:
             c_decide_rows(n, P.views, P.action_rows, P.resource_rows, P.tag_rows, &bi[0], &ai[0], &ri[0], &ti[0],
                           &sm[0], &passed_offsets[0], &passed_words[0], self.p_type, self.p_eff, self.p_lvl, &out[0])
+
+    def poison(self, str reason):
+        """Answer ERROR to every request from now on: part of the saved file this core was loaded from turned out
+        damaged (``reason``) when it was first read.  Never undone; load the file again once it is repaired."""
+        self.damage = reason
+        self.poisoned = True
 
     def bind(self, resolver, check):
         """Fix the resolver and the row check :meth:`is_allowed` uses (once, before the engine is shared)."""
@@ -1167,6 +1178,8 @@ cdef class Core:
         cdef _EnvEntry ee
         if self.resolver is None:
             raise ValueError("the core is not bound to a resolver")
+        if self.poisoned:
+            return Explained(DEC_ERROR, None, [], None, None, None, False)
         pe, rent, ae, r = self._resolve(self.resolver, p, a, r, self.check_row)
         cdef _Bundle b = self._bundle_of(pe, rent)
         if b.errors:
@@ -1259,6 +1272,8 @@ cdef class Core:
         cdef _REntry rent
         cdef _AEntry ae
         cdef _EnvEntry ee
+        if self.poisoned:
+            return DEC_ERROR
         pe, rent, ae, r = self._resolve(resolver, p, a, r, check)
         cdef _Bundle b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
         if b.errors:

@@ -28,8 +28,9 @@ from ._kernel import CallerKind
 from .compile.build import Compiled, FixedResolver, build, build_applicable, collector_paused, core_module
 from .compile.directory import Directory
 from .compile.plan import TYPE_NAMES, Layout
+from .compile.verify import check_saved_index
 from .decision import Decision, PolicyType, Response, StatementRef
-from .errors import CompileError, PlanFormatError, RequestError
+from .errors import CompileError, Finding, PlanFormatError, RequestError, Severity
 from .policy.applicable import ApplicablePolicies
 from .request import MAX_ACTION_LENGTH, MAX_ARN_LENGTH, Request, check_length
 
@@ -231,6 +232,9 @@ class Engine:
             request.principal, request.action, request.resource, request.context, request.resource_account)
         decision = Decision(found.decision)
         if decision is Decision.ERROR:
+            damage = self._core.damage
+            if damage is not None:
+                return Response(Decision.ERROR, errors=(Finding("E_PLAN_DAMAGED", Severity.ERROR, damage),))
             return Response(Decision.ERROR, errors=found.bundle.errors)
         return self._assemble(found.bundle, decision, found.matched, found.action_row, found.resource_row,
                               request.resource, found.env, found.same_account)
@@ -253,6 +257,8 @@ class Engine:
         """
         principals, actions, resources, contexts, accounts, n = self._columns(principals, actions, resources,
                                                                              contexts, resource_accounts)
+        if self._core.damage is not None:
+            raise PlanFormatError(f"the engine's file is damaged, so it answers only ERROR: {self._core.damage}")
         args = self._core.encode_ids(self._resolver, principals, actions, resources, contexts, accounts, 0, n)
         return EncodedBatch(self, self._core.prepare(*args), n)
 
@@ -313,6 +319,9 @@ class Engine:
                                                                              contexts, resource_accounts)
         out = self._out(out, n)
         core = self._core
+        if core.damage is not None:  # a damaged part of the engine's file was found: never answer from it
+            out[:] = Decision.ERROR
+            return out
         for start in range(0, n, _CHUNK):
             stop = min(n, start + _CHUNK)
             try:
@@ -425,14 +434,24 @@ class Engine:
             self._saved = serialize.pack(kind, self._core.state, self._core.plan.slots, data)
         return self._saved
 
-    def to_bytes(self) -> bytes:
-        """The engine in the saved-plan format (:mod:`lexauthz.compile.serialize`)."""
-        return self._dump()
+    def to_bytes(self, *, key: bytes | None = None) -> bytes:
+        """The engine in the saved-plan format (:mod:`lexauthz.compile.serialize`); with ``key``, sealed with an
+        HMAC-SHA256 under it, so that a load holding the key authenticates the file instead of recompiling it."""
+        data = self._dump()
+        return data if key is None else serialize.seal(data, key)
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, max_bytes: int | None = None) -> "Engine":
-        """An engine from :meth:`to_bytes` output: the index is read as saved, not compiled again, and policies
-        are decoded when a request first needs them.
+    def from_bytes(cls, data: bytes, *, max_bytes: int | None = None, key: bytes | None = None,
+                   verify: bool | None = None) -> "Engine":
+        """An engine from :meth:`to_bytes` output: the index is read as saved, and policies are decoded when a
+        request first needs them.
+
+        A file's checksum finds corruption, not edits, so by default a load also proves that the saved index is what
+        its own policy text compiles to (:func:`lexauthz.compile.verify.check_saved_index`; it costs about one
+        compile of the saved policies), and an engine never answers from arrays its text does not give.  With
+        ``key``, the file must carry a valid seal under that key (:meth:`to_bytes` with ``key``), which
+        authenticates it; the recompile is then skipped.  ``verify=True`` recompiles even then, ``verify=False``
+        never (a trusted file: a damaged part found when first read makes every later answer ERROR).
 
         ``max_bytes`` bounds what the file may decompress to (meta, arrays and, when first needed, the policies);
         by default the most its compressed bytes can hold (see :mod:`lexauthz.compile.serialize`).  Set it, e.g. to
@@ -441,19 +460,25 @@ class Engine:
         Raises
         ------
         PlanFormatError
-            When ``data`` is not a plan of this format version, or is truncated, corrupt or inconsistent, or would
-            decompress to more than ``max_bytes``.
+            When ``data`` is not a plan of this format version, or is truncated, corrupt, inconsistent, disagrees
+            with its own policy text, is not sealed under ``key``, or would decompress to more than ``max_bytes``.
         """
         t0 = time.perf_counter()
+        if verify is not None and not isinstance(verify, bool):
+            raise PlanFormatError(f"verify must be True, False or None, not `{verify!r}`")
+        data, authenticated = serialize.unseal(data, key)
+        check = (not authenticated) if verify is None else verify
         with collector_paused():
-            return cls._from_bytes(data, t0, max_bytes)
+            return cls._from_bytes(data, t0, max_bytes, check)
 
     @classmethod
-    def _from_bytes(cls, data, t0: float, max_bytes: int | None = None) -> "Engine":
+    def _from_bytes(cls, data, t0: float, max_bytes: int | None = None, check: bool = True) -> "Engine":
         saved = serialize.unpack(data, max_bytes=max_bytes)
         plan, meta = saved.plan, saved.meta
         codes, levels = plan.slot_codes, plan.slot_levels
         try:
+            if check:
+                check_saved_index(plan, saved.state)
             if saved.kind == "policy_set":
                 source = resolver = Directory.from_data(meta["directory"], codes, levels)
             else:
@@ -467,25 +492,28 @@ class Engine:
             raise
         except Exception as exc:  # CompileError, KeyError, OverflowError (an id past int64), ...: never uncoded
             raise PlanFormatError(f"plan payload is malformed: {type(exc).__name__}: {exc}") from None
+        plan.on_damage = core.poison
         engine = Engine._new(core, resolver, (saved.kind, source), time.perf_counter() - t0)
         engine._saved = bytes(data)
         return engine
 
-    def save(self, path) -> None:
-        """Write the engine to ``path`` (versioned, checksummed; see :mod:`lexauthz.compile.serialize`)."""
-        data = self._dump()
+    def save(self, path, *, key: bytes | None = None) -> None:
+        """Write the engine to ``path`` (versioned, checksummed, sealed under ``key`` when given; see
+        :meth:`to_bytes`)."""
+        data = self.to_bytes(key=key)
         tmp = f"{os.fspath(path)}.tmp"
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path, *, max_bytes: int | None = None) -> "Engine":
-        """Read an engine written by :meth:`save`; :class:`PlanFormatError` for anything else (``max_bytes``: as
-        :meth:`from_bytes`)."""
+    def load(cls, path, *, max_bytes: int | None = None, key: bytes | None = None,
+             verify: bool | None = None) -> "Engine":
+        """Read an engine written by :meth:`save`; :class:`PlanFormatError` for anything else (``max_bytes``,
+        ``key``, ``verify``: as :meth:`from_bytes`)."""
         with open(path, "rb") as f:
             data = f.read()
-        return cls.from_bytes(data, max_bytes=max_bytes)
+        return cls.from_bytes(data, max_bytes=max_bytes, key=key, verify=verify)
 
     def __reduce__(self):
         return (_rebuild, (self._dump(), serialize.FORMAT_VERSION))
@@ -533,7 +561,9 @@ def _rebuild(data: bytes, version: int) -> Engine:
     """Unpickle an :class:`Engine` (``Engine.__reduce__``)."""
     if version != serialize.FORMAT_VERSION:
         raise PlanFormatError(f"plan format version `{version}` is not supported")
-    return Engine.from_bytes(data)
+    # Unpickling runs whatever the pickle says, so a pickle is trusted by whoever loads it: the index is not
+    # recompiled (the checksum still applies, and a damaged part found later makes every answer ERROR).
+    return Engine.from_bytes(data, verify=False)
 
 
 def _layout_to(layout: Layout) -> list:

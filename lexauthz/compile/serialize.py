@@ -24,9 +24,11 @@ A malformed file raises :class:`~lexauthz.errors.PlanFormatError` before anythin
 the whole payload, blobs included), meta, every array's dtype, bounds and ids (:meth:`IndexState.check`), every slot
 and directory entry, each statement's policy type and SCP level.  What is only read lazily (the blob region's exact
 length and zlib stream, a blob's JSON and field types, each statement's effect and residual flags against its text) is
-checked when first read, and a failure there raises PlanFormatError for every request that needs it, never an
-answer.  The checksum finds corruption, not deliberate edits: an edited file that passes every check is loaded as
-written, so load engine files you trust.
+checked when first read; a failure there raises PlanFormatError and poisons the engine (every later answer is
+ERROR), never an answer.  The checksum finds corruption, not deliberate edits, so ``Engine.from_bytes`` by default
+also compiles the file's policies again and requires the saved index to equal the result
+(:mod:`lexauthz.compile.verify`), unless the file is sealed (:func:`seal`: an HMAC-SHA256 trailer under a key the
+deployment holds) and loaded with its key, which authenticates it instead.
 
 Memory on load is bounded by the file, never by a length the file states.  Every length read from the file (meta,
 array region, each array, policy blobs) is checked, before a byte of it is decompressed, against
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import hmac
 import json
 import struct
 import threading
@@ -63,8 +66,8 @@ from ..policy.model import ConditionClause, PolicyDocument, Principal, Statement
 from .plan import TYPE_CODES, TYPE_NAMES, statement_infos
 from .state import ARRAY_FIELDS, CSR_FIELDS, EFFECT_ALLOW, EFFECT_DENY, IndexState
 
-__all__ = ["MAGIC", "FORMAT_VERSION", "MAX_RATIO", "SavedPlan", "Saved", "pack", "unpack", "doc_to_data",
-           "doc_from_data", "named_to_data", "named_from_data"]
+__all__ = ["MAGIC", "FORMAT_VERSION", "MAX_RATIO", "SavedPlan", "Saved", "pack", "unpack", "seal", "unseal",
+           "doc_to_data", "doc_from_data", "named_to_data", "named_from_data"]
 
 MAGIC = b"LXAPLAN\0"
 FORMAT_VERSION = 2
@@ -158,6 +161,44 @@ class Saved:
 
     def __init__(self, kind, state, plan, meta):
         self.kind, self.state, self.plan, self.meta = kind, state, plan, meta
+
+
+#: A sealed file ends with this tag and an HMAC-SHA256 of everything before the tag, under the deployment's key.
+SEAL_MAGIC = b"LXASEAL\0"
+_SEAL_LEN = len(SEAL_MAGIC) + 32
+
+
+def _seal_key(key) -> bytes:
+    if not isinstance(key, (bytes, bytearray)) or len(key) < 16:
+        raise PlanFormatError("the seal key must be bytes of at least 16 bytes (32 random bytes recommended)")
+    return bytes(key)
+
+
+def seal(data: bytes, key: bytes) -> bytes:
+    """``data`` (a plan) followed by :data:`SEAL_MAGIC` and HMAC-SHA256(key, data): authenticated by whoever holds
+    ``key``, so that loading it checks who wrote it rather than trusting where it came from."""
+    return bytes(data) + SEAL_MAGIC + hmac.new(_seal_key(key), data, hashlib.sha256).digest()
+
+
+def unseal(data: bytes, key: bytes | None) -> tuple[bytes, bool]:
+    """``(plan bytes, authenticated)``.  With ``key``, the seal must be present and valid (constant-time compare),
+    else :class:`PlanFormatError`; without one, a seal is removed unchecked and the plan is not authenticated."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise PlanFormatError("plan must be bytes")
+    data = bytes(data)
+    sealed = False
+    if len(data) >= _HEADER.size + _SEAL_LEN:
+        length = _HEADER.unpack_from(data)[2]
+        sealed = len(data) == _HEADER.size + length + _SEAL_LEN and data[-_SEAL_LEN:-32] == SEAL_MAGIC
+    if key is None:
+        return (data[:-_SEAL_LEN] if sealed else data), False
+    k = _seal_key(key)
+    if not sealed:
+        raise PlanFormatError("plan is not sealed: a key was given, so only a file sealed with it is accepted")
+    body, mac = data[:-_SEAL_LEN], data[-32:]
+    if not hmac.compare_digest(hmac.new(k, body, hashlib.sha256).digest(), mac):
+        raise PlanFormatError("plan seal does not match the key: the file was not written by its holder, or changed")
+    return body, True
 
 
 def unpack(data: bytes, *, max_bytes: int | None = None) -> Saved:
@@ -504,6 +545,14 @@ class SavedPlan:
         self._firsts = first.tolist()
         self.statements = _SavedStatements(self)
         self._check_statements = None
+        #: Called with the reason when a lazily read part of the file (a policy blob, a statement's flags) turns out
+        #: damaged: the engine's core then answers ERROR to every request (set by the engine that loads the plan).
+        self.on_damage = None
+
+    def _damaged(self, exc: PlanFormatError) -> PlanFormatError:
+        if self.on_damage is not None:
+            self.on_damage(str(exc))
+        return exc
 
     def check_against(self, state: IndexState) -> None:
         """Check that ``state`` gives every slot's statements its policy type and SCP level (now), and that each
@@ -553,15 +602,18 @@ class SavedPlan:
     def _policy(self, blob: int) -> NamedPolicy:
         p = self._policies.get(blob)
         if p is None:
-            region = self._blob_region()
             start, end = self._blob_offsets[blob], self._blob_offsets[blob + 1]
             try:
+                region = self._blob_region()
                 p = named_from_data(json.loads(region[start:end].decode("utf-8")))
                 _check_named(p)
+            except PlanFormatError as exc:
+                raise self._damaged(exc) from None
             except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError, OverflowError) as exc:
-                raise PlanFormatError(f"plan policy blob {blob} is malformed: {exc}") from None
+                raise self._damaged(PlanFormatError(f"plan policy blob {blob} is malformed: {exc}")) from None
             if (p.errors != self._errors.get(blob, ())):
-                raise PlanFormatError(f"plan policy blob {blob} does not have the errors the plan lists")
+                raise self._damaged(PlanFormatError(f"plan policy blob {blob} does not have the errors the plan "
+                                                    f"lists"))
             with self._lock:
                 p = self._policies.setdefault(blob, p)
         return p
@@ -577,10 +629,13 @@ class SavedPlan:
             slot = self.slots[sid]
             infos = statement_infos(sid, slot.first, slot.policy)
             if len(infos) != slot.count:
-                raise PlanFormatError(f"plan slot {sid} should hold {slot.count} statements, its policy has "
-                                      f"{len(infos)}")
+                raise self._damaged(PlanFormatError(f"plan slot {sid} should hold {slot.count} statements, its "
+                                                    f"policy has {len(infos)}"))
             if self._check_statements is not None:
-                self._check_statements(infos)
+                try:
+                    self._check_statements(infos)
+                except PlanFormatError as exc:
+                    raise self._damaged(exc) from None
             with self._lock:
                 infos = self._infos.setdefault(sid, infos)
         return infos[s - self.slots[sid].first]

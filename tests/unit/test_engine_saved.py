@@ -583,27 +583,33 @@ LAZY_BLOB_REGION_CASES = [
 @pytest.mark.parametrize("mutate", LAZY_BLOB_REGION_CASES)
 def test_crafted_blob_region_is_refused_when_a_policy_is_first_needed(mutate):
     bad = mutate(PlanFile.decode(policy_set_data()))
-    loaded = Engine.from_bytes(bad)  # the index is whole; the blobs are not read yet
+    with pytest.raises(PlanFormatError):
+        Engine.from_bytes(bad)  # by default the policies are compiled again at load, so the damage shows there
+    loaded = Engine.from_bytes(bad, verify=False)  # trusted: the index is whole; the blobs are not read yet
     assert loaded._core.plan._policies == {}
     _, req = _target(PlanFile.decode(policy_set_data()).meta, "residual")
     _assert_refused_when_needed(loaded, req)
 
 
 def _assert_refused_when_needed(loaded, req):
-    """Every way of asking ``req`` raises PlanFormatError, twice (a failure is never cached as an answer), and a
-    batch holding it is all ERROR, even its good row."""
+    """The first request that needs the damaged part raises PlanFormatError; from then on the engine is poisoned:
+    every way of asking anything (``req`` or a request the damage does not touch) answers ERROR, never an answer
+    from the damaged file."""
     p, a, r, c = [req.principal], [req.action], [req.resource], [req.context]
+    assert loaded._core.damage is None
+    with pytest.raises(PlanFormatError):
+        loaded.evaluate(req)
+    assert loaded._core.damage
     for _ in range(2):
-        with pytest.raises(PlanFormatError):
-            loaded.evaluate(req)
-        with pytest.raises(PlanFormatError):
-            loaded.is_allowed(req.principal, req.action, req.resource, req.context)
+        for q in (req, UNRELATED):
+            got = loaded.evaluate(q)
+            assert got.decision is Decision.ERROR and [e.code for e in got.errors] == ["E_PLAN_DAMAGED"]
+            assert loaded.is_allowed(q.principal, q.action, q.resource, q.context) is False
         out = np.full(3, Decision.ALLOW, dtype=np.uint8)
-        with pytest.raises(PlanFormatError):
-            loaded.evaluate_batch([UNRELATED.principal] + p * 2, [UNRELATED.action] + a * 2,
-                                  [UNRELATED.resource] + r * 2, [None] + c * 2, out=out)
+        loaded.evaluate_batch([UNRELATED.principal] + p * 2, [UNRELATED.action] + a * 2,
+                              [UNRELATED.resource] + r * 2, [None] + c * 2, out=out)
         assert (out == Decision.ERROR).all()
-        with pytest.raises(PlanFormatError):
+        with pytest.raises(PlanFormatError, match="damaged"):
             loaded.encode(p, a, r, c)
 
 
@@ -769,7 +775,9 @@ def _corrupt_blob(change, target):
 def test_malformed_policy_blob_is_refused_when_first_needed(engine, change, target):
     bad, req = _corrupt_blob(change, target)
     assert engine.evaluate(req).decision is Decision.ALLOW
-    loaded = Engine.from_bytes(bad)  # lazy: the blob is not read yet
+    with pytest.raises(PlanFormatError):
+        Engine.from_bytes(bad)  # by default every policy is decoded and compiled again at load
+    loaded = Engine.from_bytes(bad, verify=False)  # trusted, so lazy: the blob is not read yet
     assert loaded._core.plan._policies == {}
     # A request that does not need the blob is answered as the original answers it.
     assert loaded.evaluate(UNRELATED) == engine.evaluate(UNRELATED)
@@ -794,7 +802,7 @@ def _assert_same_answers(original, loaded, reqs):
 
 
 def test_loading_decodes_no_policy_until_one_is_needed():
-    loaded = Engine.from_bytes(policy_set_data())
+    loaded = Engine.from_bytes(policy_set_data(), verify=False)
     plan = loaded._core.plan
     assert isinstance(plan, serialize.SavedPlan)
     assert plan._policies == {} and plan._infos == {}
@@ -814,7 +822,7 @@ def test_loading_decodes_no_policy_until_one_is_needed():
 
 
 def test_loaded_applicable_engine_is_lazy_too():
-    loaded = Engine.from_bytes(applicable_data())
+    loaded = Engine.from_bytes(applicable_data(), verify=False)
     assert loaded._core.plan._policies == {}
     assert loaded.is_allowed(UNRELATED.principal, UNRELATED.action, UNRELATED.resource) == compile_applicable(
         _bundle()).is_allowed(UNRELATED.principal, UNRELATED.action, UNRELATED.resource)
@@ -933,7 +941,7 @@ def test_engine_without_the_index_round_trips(engine, requests_):
     assert data != engine.to_bytes()
     meta = PlanFile.decode(data).meta
     assert meta["use_index"] is False and meta["strings"]["tag_keys"] == []
-    loaded = Engine.from_bytes(data)
+    loaded = Engine.from_bytes(data, verify=False)
     assert loaded.use_index is False
     assert loaded._core.plan._policies == {}
     assert loaded.to_bytes() == data and loaded.revision == twin.revision
@@ -981,14 +989,15 @@ REQUESTS_PER_SET = 40
 def test_loaded_random_policy_set_engine_equals_original(ps, use_index, seed):
     original = ps.compile(use_index=use_index)
     data = original.to_bytes()
-    loaded = Engine.from_bytes(data)
+    assert Engine.from_bytes(data).to_bytes() == data  # the default load compiles the policies again: it agrees
+    loaded = Engine.from_bytes(data, verify=False)
     assert loaded._core.plan._policies == {}
     rng = random.Random(seed)
     reqs = [random_request(rng) for _ in range(REQUESTS_PER_SET)]
     for req in reqs:
         assert loaded.evaluate(req) == original.evaluate(req), req.to_dict()
     p, a, r, c, acct = _columns(reqs)
-    fresh = Engine.from_bytes(data)  # the batch path first, on an engine that has decoded nothing
+    fresh = Engine.from_bytes(data, verify=False)  # the batch path first, on an engine that has decoded nothing
     assert np.array_equal(fresh.evaluate_batch(p, a, r, c, resource_accounts=acct),
                           original.evaluate_batch(p, a, r, c, resource_accounts=acct))
     assert loaded.to_bytes() == data and loaded.revision == original.revision
@@ -1107,6 +1116,108 @@ def test_statement_flags_that_disagree_with_the_policy_text_are_refused_when_dec
     else:
         assert first in pf.arrays["needs"].tolist()
         pf.arrays["needs"] = pf.arrays["needs"][pf.arrays["needs"] != first]
-    loaded = Engine.from_bytes(pf.pack())
+    with pytest.raises(PlanFormatError, match="disagrees with the policy text"):
+        Engine.from_bytes(pf.pack())  # the default load compiles the text again and compares
+    loaded = Engine.from_bytes(pf.pack(), verify=False)
+    _assert_refused_when_needed(loaded, req)
+
+
+# =================================================================================================================
+# 7. An engine never answers from a compiled form its policy text does not give; sealed files
+# =================================================================================================================
+
+DENIER = "arn:aws:iam::123456789012:user/denied"
+BOT_ARN = "arn:aws:lex:us-east-1:123456789012:bot:OrderFlowers"
+
+
+def _deny_data() -> bytes:
+    ps = PolicySet()
+    ps.add_principal(DENIER, [json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "All", "Effect": "Allow", "Action": "lex:*", "Resource": "*"},
+        {"Sid": "NoDelete", "Effect": "Deny", "Action": "lex:DeleteBot", "Resource": BOT_ARN},
+    ]})])
+    return ps.compile().to_bytes()
+
+
+def _flipped_deny() -> bytes:
+    """The issue's file: the Deny statement's effect byte turned into Allow, and the file checksummed again."""
+    pf = PlanFile.decode(_deny_data())
+    effects = pf.arrays["stmt_effect"]
+    deny = int(np.flatnonzero(effects == 2)[0])
+    effects[deny] = 1
+    return pf.pack()
+
+
+def test_a_deny_turned_into_an_allow_is_refused_at_load():
+    assert Engine.from_bytes(_deny_data()).is_allowed(DENIER, "lex:DeleteBot", BOT_ARN) is False
+    with pytest.raises(PlanFormatError, match="stmt_effect"):
+        Engine.from_bytes(_flipped_deny())
+
+
+def test_an_edited_resource_pattern_is_refused_at_load():
+    """An edit the structural checks cannot see (a Deny's Resource pointed elsewhere, arrays still consistent)."""
+    pf = PlanFile.decode(_deny_data())
+    strings = pf.meta["strings"]["resource_patterns"]
+    i = strings.index(BOT_ARN)
+    strings[i] = BOT_ARN + "-elsewhere"
+    bad = pf.pack()
+    loaded = Engine.from_bytes(bad, verify=False)  # trusted, it would answer from the edited index
+    assert loaded.is_allowed(DENIER, "lex:DeleteBot", BOT_ARN) is True
+    with pytest.raises(PlanFormatError, match="resource_patterns"):
+        Engine.from_bytes(bad)
+
+
+def test_garbage_in_the_policy_text_is_refused_at_load():
+    pf = PlanFile.decode(_deny_data())
+    pf.blobs[0] = b"{" + b"\x01" * (len(pf.blobs[0]) - 1)
     with pytest.raises(PlanFormatError):
-        loaded.evaluate(req)
+        Engine.from_bytes(pf.pack())
+
+
+def test_a_damaged_part_found_later_poisons_a_trusted_engine():
+    pf = PlanFile.decode(_deny_data())
+    pf.blobs[0] = b"[]"
+    loaded = Engine.from_bytes(pf.pack(), verify=False)
+    assert loaded.is_allowed(DENIER, "lex:GetBot", BOT_ARN) is True  # the index alone: nothing is decoded yet
+    with pytest.raises(PlanFormatError):
+        loaded.evaluate(Request(DENIER, "lex:GetBot", BOT_ARN))  # the explanation decodes the damaged policy
+    assert loaded.is_allowed(DENIER, "lex:GetBot", BOT_ARN) is False
+    assert loaded.evaluate(Request(DENIER, "lex:GetBot", BOT_ARN)).decision is Decision.ERROR
+    assert loaded.evaluate_batch([DENIER], ["lex:GetBot"], [BOT_ARN]).tolist() == [Decision.ERROR]
+
+
+KEY = bytes(range(32))
+
+
+def test_a_sealed_file_loads_under_its_key_without_recompiling(tmp_path):
+    engine = Engine.from_bytes(_deny_data())
+    sealed = engine.to_bytes(key=KEY)
+    assert sealed.startswith(_deny_data()) and len(sealed) == len(_deny_data()) + 40
+    loaded = Engine.from_bytes(sealed, key=KEY)
+    assert loaded._core.plan._policies == {}  # authenticated: no policy was decoded to check it
+    assert loaded.is_allowed(DENIER, "lex:DeleteBot", BOT_ARN) is False
+    assert loaded.to_bytes() == _deny_data()
+    path = tmp_path / "engine.lxa"
+    engine.save(path, key=KEY)
+    assert Engine.load(path, key=KEY).revision == engine.revision
+    # without the key, a sealed file is loaded like any other: checked against its text
+    assert Engine.from_bytes(sealed).revision == engine.revision
+    assert Engine.from_bytes(sealed, key=KEY, verify=True)._core.plan._policies != {}
+
+
+def test_a_seal_refuses_tampering_other_keys_and_unsealed_files():
+    flipped = _flipped_deny()
+    # the attacker re-seals with a key of their own: refused
+    with pytest.raises(PlanFormatError, match="seal does not match"):
+        Engine.from_bytes(serialize.seal(flipped, b"k" * 32), key=KEY)
+    # a sealed file changed after sealing: refused before anything is parsed
+    sealed = bytearray(Engine.from_bytes(_deny_data()).to_bytes(key=KEY))
+    sealed[100] ^= 1
+    with pytest.raises(PlanFormatError, match="seal does not match"):
+        Engine.from_bytes(bytes(sealed), key=KEY)
+    with pytest.raises(PlanFormatError, match="not sealed"):
+        Engine.from_bytes(_deny_data(), key=KEY)
+    with pytest.raises(PlanFormatError, match="at least 16 bytes"):
+        Engine.from_bytes(_deny_data(), key=b"short")
+    with pytest.raises(PlanFormatError, match="verify"):
+        Engine.from_bytes(_deny_data(), verify="yes")

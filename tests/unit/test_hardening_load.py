@@ -217,7 +217,9 @@ def test_policy_blobs_bomb_is_refused_without_inflating_it():
 def test_trailing_data_after_the_policy_blobs_is_refused_without_inflating_it():
     meta, region, tail = _decode(real_file())
     data = _with(meta, [region], [tail, ("zeros", 1000 * 200 * 1024)])
-    engine = Engine.from_bytes(data)
+    # the default load reads every policy, so it meets the trailing data at load
+    assert _peak_of(lambda: Engine.from_bytes(data)) < _budget(data)
+    engine = Engine.from_bytes(data, verify=False)  # trusted: the policies are read when first needed
     peak = _peak_of(lambda: engine.is_allowed(ALICE, "lex:PostText", BOT, {"aws:SourceIp": "10.1.2.3"}))
     assert peak < _budget(data)
 
