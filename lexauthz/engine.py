@@ -454,8 +454,8 @@ class Engine:
         never (a trusted file: a damaged part found when first read makes every later answer ERROR).
 
         ``max_bytes`` bounds what the file may decompress to (meta, arrays and, when first needed, the policies);
-        by default the most its compressed bytes can hold (see :mod:`lexauthz.compile.serialize`).  Set it, e.g. to
-        ``64 * len(data)``, for files you do not fully trust.
+        by default 64 times the file plus 16 MiB, never more than its compressed bytes can hold (see
+        :mod:`lexauthz.compile.serialize`).
 
         Raises
         ------

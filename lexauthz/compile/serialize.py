@@ -36,8 +36,8 @@ array region, each array, policy blobs) is checked, before a byte of it is decom
 - what the compressed bytes still unread can hold: deflate cannot expand input more than :data:`MAX_RATIO` (1032:1,
   one 258-byte match per two bits), so a larger claim is refused at once;
 - the caller's ``max_bytes`` (:func:`unpack`, ``Engine.from_bytes``, ``Engine.load``): the largest decompressed
-  body to accept, by default ``MAX_RATIO`` times the payload (what the file itself can justify) -- set it lower,
-  e.g. to a few dozen times the file size (engines lexauthz writes typically inflate 5:1 to 25:1), for untrusted files;
+  body to accept, by default :data:`DEFAULT_RATIO` (64) times the payload plus 16 MiB (engines lexauthz writes
+  inflate 5:1 to 25:1) -- set it higher, up to what the file itself can justify, or lower, as the deployment needs;
 - for the array region and each array, what the meta justifies: the region is the arrays laid out in file order
   (each 8-byte aligned, no gap, at most 64 unread bytes after the last), and each array's length follows from the
   meta's counts (``n_stmts`` entries per statement array, one more offset than patterns or tag entries per CSR, at
@@ -77,6 +77,10 @@ _MAX_PAYLOAD = 1 << 34
 #: Deflate's largest expansion (output bytes per input byte): a body larger than this times the compressed bytes
 #: that hold it cannot be, and its claimed length is refused before anything is decompressed.
 MAX_RATIO = 1032
+#: The default limit on the decompressed body: this many times the compressed payload, plus DEFAULT_FLOOR.  Files
+#: lexauthz writes inflate 5:1 to 25:1; a caller that knows better passes ``max_bytes`` (at most MAX_RATIO applies).
+DEFAULT_RATIO = 64
+DEFAULT_FLOOR = 16 << 20
 _SLACK = 64                # compressed bytes of state (bit buffer, a pending match) zlib may hold between steps
 _REGION_SLACK = 64         # bytes the array region may run past its last array (pack writes none; never read)
 _STEP = 1 << 20            # largest output of one decompression step
@@ -205,7 +209,8 @@ def unpack(data: bytes, *, max_bytes: int | None = None) -> Saved:
     """A :class:`Saved` from file bytes.
 
     ``max_bytes`` bounds the decompressed body (meta, arrays and, when first read, the policy blobs); by default
-    :data:`MAX_RATIO` times the compressed payload, the most the file can hold (see the module docstring).
+    :data:`DEFAULT_RATIO` times the compressed payload plus :data:`DEFAULT_FLOOR`, and never more than the file can
+    hold (:data:`MAX_RATIO` times it; see the module docstring).
 
     Raises
     ------
@@ -232,10 +237,9 @@ def unpack(data: bytes, *, max_bytes: int | None = None) -> Saved:
     if hashlib.sha256(payload).digest() != digest:
         raise PlanFormatError("plan checksum does not match: the file is corrupt")
     limit = MAX_RATIO * (length + _SLACK)
-    if max_bytes is not None:
-        limit = min(limit, max_bytes)
+    limit = min(limit, DEFAULT_RATIO * length + DEFAULT_FLOOR if max_bytes is None else max_bytes)
     try:
-        return _read_body(_BodyReader(bytes(payload), limit, max_bytes is not None))
+        return _read_body(_BodyReader(bytes(payload), limit, True))
     except PlanFormatError:
         raise
     except zlib.error as exc:
@@ -277,7 +281,8 @@ class _BodyReader:
         if n > room:
             if self._caller_limit and n <= MAX_RATIO * (len(self._payload) - self._pos + len(self._pending) + _SLACK):
                 raise PlanFormatError(f"plan {what} is {n} bytes: more than the {room} bytes left under the "
-                                      f"limit max_bytes")
+                                      f"limit max_bytes (by default {DEFAULT_RATIO} times the file plus "
+                                      f"{DEFAULT_FLOOR >> 20} MiB)")
             raise PlanFormatError(f"plan {what} claims {n} bytes: more than the rest of the file can hold "
                                   f"({room} bytes at most)")
 

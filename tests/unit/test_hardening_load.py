@@ -287,3 +287,21 @@ def test_huge_integers_anywhere_in_the_meta_are_plan_format_errors(where):
         meta["arrays"][0][2] = big
     with pytest.raises(PlanFormatError):
         Engine.from_bytes(_with(meta, [region], [tail]))
+
+
+def test_json_looking_meta_is_refused_by_the_default_limit():
+    """A meta of spaces (valid JSON whitespace, so the stream check cannot refuse it early) that deflate packs near
+    its 1032:1 maximum: the default limit (64 times the file plus 16 MiB) refuses the claim before inflating it."""
+    n = 300 * _MiB
+    z = zlib.compressobj(9)
+    block = b" " * (4 * _MiB)
+    parts = [z.compress(_U64.pack(n))]
+    for _ in range(n // len(block)):
+        parts.append(z.compress(block))
+    parts.append(z.flush())
+    data = _file(b"".join(parts))
+    assert serialize.MAX_RATIO * len(data) > n  # what the file could justify by deflate's bound alone
+    peak = _peak_of(lambda: Engine.from_bytes(data))
+    assert peak < _budget(data), f"refusing a {len(data)} byte file took {peak} bytes"
+    with pytest.raises(PlanFormatError, match="max_bytes"):
+        Engine.from_bytes(data)
