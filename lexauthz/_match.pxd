@@ -19,7 +19,10 @@ cdef inline bytes _utf8(str s):
 cdef class _GlobList:
     cdef _csrc.lxa_glob **globs
     cdef Py_ssize_t n
+    cdef list pats         # the patterns' UTF-8 bytes
+    cdef object index      # built by the first `matching`: (prefix lengths, {length: {prefix: [ids]}})
     cdef bint exec(self, Py_ssize_t i, const char *t, size_t tlen) noexcept nogil
+    cdef object _index(self)
     cdef list matching(self, bytes text)
 
 

@@ -29,20 +29,26 @@ cdef extern from "Python.h":
 # =================================================================================================================
 
 cdef class _GlobList:
-    """Compiled lxa_glob patterns (UTF-8, case-sensitive: case-insensitive callers lower both sides first)."""
+    """Compiled lxa_glob patterns (UTF-8, case-sensitive: case-insensitive callers lower both sides first).
 
-
+    :meth:`matching` tries a text only against the patterns whose literal prefix (the bytes before the first
+    wildcard) the text starts with, found once per distinct prefix length, so a text never seen before costs its
+    length times the distinct prefix lengths plus its candidates, not the pattern count.
+    """
 
     def __cinit__(self, list patterns):
         cdef bytes b
         cdef Py_ssize_t i
         self.n = len(patterns)
+        self.pats = []
+        self.index = None
         self.globs = <_csrc.lxa_glob **>malloc((self.n + 1) * sizeof(_csrc.lxa_glob *))
         if self.globs == NULL:
             raise MemoryError()
         memset(self.globs, 0, (self.n + 1) * sizeof(_csrc.lxa_glob *))
         for i in range(self.n):
             b = _utf8(patterns[i])
+            self.pats.append(b)
             self.globs[i] = _csrc.lxa_glob_compile(b, len(b), 0)
             if self.globs[i] == NULL:
                 raise MemoryError()
@@ -57,15 +63,58 @@ cdef class _GlobList:
     cdef inline bint exec(self, Py_ssize_t i, const char *t, size_t tlen) noexcept nogil:
         return _csrc.lxa_glob_exec(self.globs[i], t, tlen) == 1
 
+    cdef object _index(self):
+        cdef dict by_len = {}
+        cdef Py_ssize_t i, k
+        cdef bytes p
+        for i in range(self.n):
+            p = self.pats[i]
+            k = 0
+            while k < len(p) and p[k] != 42 and p[k] != 63:  # `*`, `?`
+                k += 1
+            by_len.setdefault(k, {}).setdefault(p[:k], []).append(i)
+        self.index = (tuple(sorted(by_len)), by_len)
+        return self.index
+
     cdef list matching(self, bytes text):
-        """Indices of the patterns that match all of ``text``."""
+        """Indices (ascending) of the patterns that match all of ``text``."""
         cdef const char *t = text
         cdef size_t tlen = len(text)
-        cdef Py_ssize_t i
+        cdef Py_ssize_t c, nc
         cdef list out = []
-        for i in range(self.n):
-            if _csrc.lxa_glob_exec(self.globs[i], t, tlen) == 1:
-                out.append(i)
+        cdef list ids = []
+        cdef int *cand
+        cdef unsigned char *hit
+        index = self.index if self.index is not None else self._index()
+        lengths, by_len = index
+        for L in lengths:
+            if L > <Py_ssize_t>tlen:
+                break
+            found = (<dict>by_len[L]).get(text[:L])
+            if found is not None:
+                ids.extend(found)
+        nc = len(ids)
+        if nc == 0:
+            return out
+        cand = <int *>malloc(nc * sizeof(int))
+        hit = <unsigned char *>malloc(nc)
+        if cand == NULL or hit == NULL:
+            free(cand)
+            free(hit)
+            raise MemoryError()
+        try:
+            for c in range(nc):
+                cand[c] = ids[c]
+            with nogil:
+                for c in range(nc):
+                    hit[c] = _csrc.lxa_glob_exec(self.globs[cand[c]], t, tlen) == 1
+            for c in range(nc):
+                if hit[c]:
+                    out.append(cand[c])
+        finally:
+            free(cand)
+            free(hit)
+        out.sort()
         return out
 
 
