@@ -345,11 +345,15 @@ def to_account(f: AccountFile) -> Account:
                          permissions_boundary=role_rec.permissions_boundary if role_rec else None,
                          session_policy=None if att is None or att.session_policy is None
                          else named(att.session_policy, "session"))
+    # Every Lex resource enters the policy set with its tags, so that aws:ResourceTag/* conditions see them in every
+    # evaluator (Account.evaluate, the compiled engine, a saved engine), not only in Lex call translation.
     for res in f.resources:
+        pol = None
         if res.policy_json is not None:
             name = res.policy_name
             pol = named(name, "resource") if name else _inline_resource_policy(res)
-            ps.add_resource(res.arn.arn, policy=pol)
+        if pol is not None or res.tags:
+            ps.add_resource(res.arn.arn, tags=dict(res.tags) or None, policy=pol)
     org = f.organization
     for target, names in (org.get("scps") or {}).items():
         for n in names:

@@ -187,3 +187,30 @@ def test_account_from_python_policy_set():
         acct.evaluate(req, engine="fast")
     with pytest.raises(TypeError):
         ps.add_principal(MARIA, trust_policy={"Version": "2012-10-17", "Statement": []})
+
+
+def test_native_account_resource_tags_reach_every_evaluator():
+    """A bot's tags in the account file are its aws:ResourceTag/* keys for Account.evaluate, the compiled engine,
+    a saved engine and the reference alike, not only for Lex call translation."""
+    account = load_account(EXAMPLE)
+    tagged = [r for r in account.resources if r.tags and r.arn.arn.startswith("arn:")]
+    assert tagged
+    principals = [p.arn for p in account.policy_set.principals.values()]
+    actions = ["lex:GetBot", "lex:UpdateBot", "lex:DeleteBot", "lex:PostText", "lex:RecognizeText"]
+    from lexauthz.engine import Engine
+
+    saved = Engine.from_bytes(account.engine().to_bytes())
+    differs = 0
+    for res in tagged:
+        arn = res.arn.arn
+        assert dict(account.policy_set.resources[arn].tags) == dict(res.tags)
+        for p, a in itertools.product(principals, actions):
+            bare = Request(p, a, arn)
+            spelled = Request(p, a, arn, context={f"aws:ResourceTag/{k}": v for k, v in res.tags.items()})
+            want = account.evaluate(spelled, engine="reference").decision
+            assert account.evaluate(bare, engine="reference").decision == want
+            assert account.evaluate(bare).decision == want
+            assert saved.evaluate(bare).decision == want
+            differs += want != account.evaluate(Request(p, a, arn, context={
+                f"aws:ResourceTag/{k}": v + "-other" for k, v in res.tags.items()}), engine="reference").decision
+    assert differs  # the tags decide some of these requests
