@@ -1181,6 +1181,7 @@ cdef class Core:
         if self.poisoned:
             return Explained(DEC_ERROR, None, [], None, None, None, False)
         pe, rent, ae, r = self._resolve(self.resolver, p, a, r, self.check_row)
+        centry = self._ctx_entry(raw, 0)
         cdef _Bundle b = self._bundle_of(pe, rent)
         if b.errors:
             return Explained(DEC_ERROR, b, [], None, None, None, False)
@@ -1189,7 +1190,7 @@ cdef class Core:
             same = 1 if (pe.account is not None and pe.account == acct) else 0
         else:
             same = _same_account(pe, rent)
-        ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
+        ee = self._env_entry(centry, pe, rent)
         cdef const uint64_t *action_row = _fptr(ae.row)
         cdef const uint64_t *resource_row = _fptr(rent.row)
         cdef const uint64_t *tag_row = _fptr(ee.trow)
@@ -1275,10 +1276,11 @@ cdef class Core:
         if self.poisoned:
             return DEC_ERROR
         pe, rent, ae, r = self._resolve(resolver, p, a, r, check)
+        centry = self._ctx_entry(raw, 0)  # a malformed context is refused even where policy errors decide ERROR
         cdef _Bundle b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
         if b.errors:
             return DEC_ERROR
-        ee = self._env_entry(self._ctx_entry(raw, 0), pe, rent)
+        ee = self._env_entry(centry, pe, rent)
         cdef int same = _same_account(pe, rent)
         cdef _BundleView view
         _fill_view(&view, b)

@@ -24,11 +24,13 @@ problem.
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from typing import Any, Iterable, Mapping
 
 from ..errors import RequestError
 from ..findings import make_finding
+from ..lex.tags import tag_quota_problem
 from ..policy.applicable import NamedPolicy
 from ..policy.validate import validate_policy
 from .policy_set import PolicySet
@@ -148,6 +150,10 @@ class _Reader:
 
     def principal(self, e: Mapping, kind: str, inline: str, path: str, groups: dict) -> None:
         arn = self.text(e, "Arn", path)
+        what = "user" if kind == "UserDetailList" else "role"
+        if not _IAM_ARN.fullmatch(arn) or arn.split(":", 5)[5].split("/", 1)[0] != what:
+            raise _err(f"`{arn[:200]}` is not an IAM {what} ARN (arn:PARTITION:iam::ACCOUNT:{what}/...)",
+                       f"{path}.Arn", self.source)
         if arn in self.ps.principals:
             raise _err(f"principal `{arn}` is given twice", f"{path}.Arn", self.source)
         boundary = None
@@ -159,8 +165,11 @@ class _Reader:
             boundary = self.managed_policy(barn, arn, "permissions_boundary")
         tags = {}
         for j, t in enumerate(self.list_of(e, "Tags")):
-            if not isinstance(t.get("Key"), str) or not isinstance(t.get("Value"), str):
+            if not isinstance(t.get("Key"), str) or not isinstance(t.get("Value"), str) or not t["Key"]:
                 raise _err("a tag needs a string `Key` and `Value`", f"{path}.Tags[{j}]", self.source)
+            problem = tag_quota_problem(t["Key"], t["Value"])
+            if problem:
+                raise _err(problem, f"{path}.Tags[{j}]", self.source)
             tags[t["Key"]] = t["Value"]
         member_of = []
         gl = e.get("GroupList") or []
@@ -212,6 +221,10 @@ class _Reader:
                                "details", path=path, source=owner)
         self.ps.findings.append(finding)
         return NamedPolicy(name or what, None, (finding,))
+
+
+#: An IAM user or role ARN: partition, the empty region, a 12-digit account, `user/...` or `role/...` with a name.
+_IAM_ARN = re.compile(r"arn:[a-z0-9-]+:iam::[0-9]{12}:(?:user|role)/(?:[^/\s]+/)*[^/\s]+")
 
 
 def _account(arn: str) -> str:

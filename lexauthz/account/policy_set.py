@@ -287,7 +287,7 @@ class PolicySet:
 def session_role_key(principal: str) -> tuple[str, str, str] | None:
     """``(partition, account, role name)`` of an assumed-role session ARN; ``None`` for any other principal."""
     parts = principal.split(":", 5)
-    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
         pieces = parts[5].split("/")
         if len(pieces) >= 3:
             return parts[1], parts[4], pieces[1]

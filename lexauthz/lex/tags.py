@@ -55,6 +55,21 @@ def _pair(entry: Any, path: str) -> tuple[Any, Any, str]:
     raise RequestError("E_INVALID_TAGS", "a tag must have `key` and `value` (or `Key` and `Value`)", path)
 
 
+#: IAM's tag quotas (IAM User Guide, "IAM and AWS STS quotas"; the same for Lex resources): a key has 1 to 128
+#: characters, a value at most 256.
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+
+
+def tag_quota_problem(key: str, value: str) -> str | None:
+    """Why a tag breaks IAM's length quotas, or ``None``."""
+    if len(key) > MAX_TAG_KEY_LENGTH:
+        return f"tag key has {len(key):,} characters; IAM allows at most {MAX_TAG_KEY_LENGTH}"
+    if len(value) > MAX_TAG_VALUE_LENGTH:
+        return f"the value of tag `{key[:40]}` has {len(value):,} characters; IAM allows at most {MAX_TAG_VALUE_LENGTH}"
+    return None
+
+
 def parse_tags(value: Any, path: str = "$.tags") -> Tags:
     """Read tags given in any of the three accepted shapes.
 
@@ -90,6 +105,9 @@ def parse_tags(value: Any, path: str = "$.tags") -> Tags:
             raise RequestError("E_INVALID_TAGS", "a tag key must be a non-empty string", kpath)
         if not isinstance(val, str):
             raise RequestError("E_INVALID_TAGS", f"the value of tag `{key}` must be a string", kpath)
+        problem = tag_quota_problem(key, val)
+        if problem:
+            raise RequestError("E_INVALID_TAGS", problem, kpath)
         low = key.lower()
         if low in seen:
             raise RequestError(

@@ -2,8 +2,9 @@
 
 This module is part of the reference evaluator, the readable specification of IAM semantics.  It is written
 independently of the compiled engine's matcher (``csrc/lxa_glob.c``) so that the differential tests compare two
-implementations, not one.  Speed is not a goal here: a pattern is translated to a regular expression each time it
-is matched (with a small cache), which is exactly what the engine must never do.
+implementations, not one.  Speed is not a goal here, but no input may stall it: matching is the textbook two-pointer
+walk with one backtrack point (the last ``*`` seen), O(len(pattern) x len(text)) at worst, never the polynomial or
+exponential backtracking a regular expression can fall into on runs of ``*``.
 
 The rule, from the IAM User Guide:
 
@@ -24,7 +25,6 @@ it folds case beyond ASCII; lowering both sides is the definition this reference
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import Iterable, Union
 
@@ -140,7 +140,7 @@ class Pattern:
 
         ``ignore_case`` compares both sides after :meth:`str.lower`.
         """
-        return _compiled(self.parts, ignore_case).fullmatch(text.lower() if ignore_case else text) is not None
+        return _walk(_tokens(self.parts, ignore_case), text.lower() if ignore_case else text)
 
     def __str__(self) -> str:
         return self.text
@@ -182,15 +182,40 @@ def _normalise(parts: tuple[Part, ...]) -> tuple[Part, ...]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(parts: tuple[Part, ...], ignore_case: bool) -> "re.Pattern[str]":
-    """The regular expression for ``parts``: ``*`` is ``.*``, ``?`` is ``.``, literal text is escaped.
-
-    ``(?s)`` lets the wildcards match newlines too: IAM's wildcards match any character.
-    """
-    pieces = []
+def _tokens(parts: tuple[Part, ...], ignore_case: bool) -> tuple:
+    """The pattern as one token per character: :data:`ANY`, :data:`ONE`, or a literal character (lowered with
+    ``ignore_case``); a run of ``*`` is one ``*``, which matches the same texts."""
+    out: list = []
     for part in parts:
         if isinstance(part, Wildcard):
-            pieces.append(".*" if part.char == "*" else ".")
+            if not (part is ANY and out and out[-1] is ANY):
+                out.append(ANY if part.char == "*" else ONE)
         else:
-            pieces.append(re.escape(part.lower() if ignore_case else part))
-    return re.compile("(?s)" + "".join(pieces))
+            out.extend(part.lower() if ignore_case else part)
+    return tuple(out)
+
+
+def _walk(tokens: tuple, text: str) -> bool:
+    """Whether ``text`` matches ``tokens``: advance both while they agree; at a ``*``, remember where it was and let
+    it match nothing; on a mismatch, go back to the last ``*`` and let it take one more character.  Only the last
+    ``*`` ever needs revisiting: whatever an earlier one could take, the later one can take instead."""
+    i = j = 0
+    star = -1
+    mark = 0
+    n, m = len(text), len(tokens)
+    while i < n:
+        tk = tokens[j] if j < m else None
+        if tk is ONE or (tk is not None and tk is not ANY and tk == text[i]):
+            i += 1
+            j += 1
+        elif tk is ANY:
+            star, mark = j, i
+            j += 1
+        elif star >= 0:
+            mark += 1
+            i, j = mark, star + 1
+        else:
+            return False
+    while j < m and tokens[j] is ANY:
+        j += 1
+    return j == m
