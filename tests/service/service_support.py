@@ -55,7 +55,7 @@ class Server:
         self.grpc_port = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        if not self._listen.wait(30):
+        if not self._listen.wait(30) or self.url is None:
             self.stop()
             raise RuntimeError("the server did not start: " + "".join(self.lines))
         if wait_ready:
