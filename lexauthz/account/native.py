@@ -227,6 +227,8 @@ def read_account_file(data: Mapping, *, base_dir: str | None = None, source: str
             if not isinstance(gnames, list):
                 raise _err("`groups` must be a list of group names", f"{ep}.groups")
             for j, gname in enumerate(gnames):
+                if not isinstance(gname, str):
+                    raise _err("a group name must be a string", f"{ep}.groups[{j}]")
                 if gname not in groups:
                     raise _err(f"no group named `{gname}`", f"{ep}.groups[{j}]")
             attachments[e["arn"]] = Attachments(

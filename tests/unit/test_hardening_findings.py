@@ -81,3 +81,13 @@ def test_a_bad_context_is_refused_even_where_policy_errors_answer_error():
         with pytest.raises(RequestError) as info:
             call()
         assert info.value.code == "E_BAD_CONTEXT_VALUE"
+
+
+def test_a_group_name_that_is_not_a_string_is_a_coded_error(tmp_path):
+    # fuzz/open/account/F_UNCODED-bfcacc1e3b191bb9.json: `groups: [{}]` raised TypeError (unhashable dict)
+    path = tmp_path / "account.json"
+    path.write_text(json.dumps({"account": "111122223333", "region": "us-east-1", "principals": {
+        "users": [{"arn": "arn:aws:iam::111122223333:user/developers/maria", "groups": [{}]}]}}))
+    with pytest.raises(RequestError) as info:
+        load_account(path)
+    assert info.value.path.endswith("$.principals.users[0].groups[0]")
