@@ -21,12 +21,12 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_MISMATCH", "
 
 def build_parser() -> Parser:
     """The root parser with every verb registered."""
-    from . import actions, bench, demo, simulate, validate
+    from . import actions, analysis, bench, demo, serve, simulate, validate
 
     p = Parser(prog="lexauthz", description="IAM authorization for Amazon Lex, as AWS IAM decides it.")
     p.add_argument("--version", action="store_true", help="print the version and the catalog version")
     sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
-    for verb in (validate, actions, simulate, demo, bench):
+    for verb in (validate, actions, simulate, demo, bench, analysis, serve):
         verb.register(sub)
     return p
 
