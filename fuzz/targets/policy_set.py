@@ -11,6 +11,7 @@ import copy
 import functools
 import json
 import random
+from pathlib import Path
 
 from .. import cases
 from ..draw import Drawer
@@ -79,9 +80,24 @@ def read_case(data: bytes) -> dict | None:
     return case_from_buffer(data)
 
 
+#: The base cases as committed (``seed-base-<i>.json``): strategy draws depend on the hypothesis version, so the
+#: cases every target and the saved seeds build on are read from here, and drawn only when they are not all there.
+_SEED_DIR = Path(__file__).resolve().parents[1] / "corpus" / "policy_set"
+
+
 @functools.cache
 def base_cases(n: int = 6) -> tuple:
-    """Deterministic cases: the README example and ``n`` strategy draws from fixed buffers (as JSON bytes)."""
+    """Deterministic cases: the README example and ``n`` strategy draws (as JSON bytes), as committed in
+    ``fuzz/corpus/policy_set/``; drawn again (:func:`drawn_base_cases`) only when those files are missing."""
+    files = sorted(_SEED_DIR.glob("seed-base-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if len(files) == n + 1:
+        return tuple(f.read_bytes() for f in files)
+    return drawn_base_cases(n)
+
+
+@functools.cache
+def drawn_base_cases(n: int = 6) -> tuple:
+    """The README example and ``n`` strategy draws from fixed buffers (the same for one hypothesis version)."""
     out = [dumps(_readme_case())]
     rng = random.Random(20261202)
     while len(out) < n + 1:
