@@ -167,7 +167,41 @@ class Evaluator:
         clock = {"aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
                  "aws:EpochTime": str(int(now))}
         trust = mapper.trust
+        # The common item, {"subject": {"type": "iam_principal", "id": ARN}, "action": {"name": ...}, "resource":
+        # {"type": "lex_resource", "id": ...}} and nothing else, is mapped here with a few probes and its context
+        # found by (principal, resource); every other item (and any that fails here) takes the checking path below,
+        # which gives the same answer for this shape.
+        fast_ctx: dict = {}
+        default_ctx = defaults["context"]
         for i, item in enumerate(items):
+            if not trust:
+                try:
+                    s_, a_, r_ = item["subject"], item["action"], item["resource"]
+                    if (s_["type"] == "iam_principal" and r_["type"] == "lex_resource" and type(item) is dict
+                            and len(item) == 3 and type(s_) is dict and len(s_) == 2 and type(a_) is dict
+                            and len(a_) == 1 and type(r_) is dict and len(r_) == 2):
+                        principal, act, res = s_["id"], a_["name"], r_["id"]
+                    else:
+                        principal = None
+                except (KeyError, TypeError, IndexError):
+                    principal = None
+                if (type(principal) is str and type(act) is str and type(res) is str and act and res
+                        and principal.startswith("arn:")):
+                    key = (principal, res)
+                    ctx = fast_ctx.get(key)
+                    if ctx is None:
+                        try:
+                            ctx = fast_ctx[key] = mapper.plain_context(principal, res, default_ctx,
+                                                                       f"$.evaluations[{i}]", clock, filtered)
+                        except ServiceError:
+                            ctx = None
+                    if ctx is not None:
+                        rows.append(i)
+                        principals.append(principal)
+                        actions.append(act)
+                        resources.append(res)
+                        contexts.append(ctx)
+                        continue
             path = f"$.evaluations[{i}]"
             try:
                 if not isinstance(item, dict):
