@@ -24,12 +24,12 @@ problem.
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
 from typing import Any, Iterable, Mapping
 
 from ..errors import RequestError
 from ..findings import make_finding
+from ..lex.principals import parse_principal_arn
 from ..lex.tags import tag_quota_problem
 from ..policy.applicable import NamedPolicy
 from ..policy.validate import validate_policy
@@ -151,7 +151,11 @@ class _Reader:
     def principal(self, e: Mapping, kind: str, inline: str, path: str, groups: dict) -> None:
         arn = self.text(e, "Arn", path)
         what = "user" if kind == "UserDetailList" else "role"
-        if not _IAM_ARN.fullmatch(arn) or arn.split(":", 5)[5].split("/", 1)[0] != what:
+        try:
+            parsed = parse_principal_arn(arn, f"{path}.Arn")
+        except RequestError:
+            parsed = None
+        if parsed is None or parsed.kind != what:
             raise _err(f"`{arn[:200]}` is not an IAM {what} ARN (arn:PARTITION:iam::ACCOUNT:{what}/...)",
                        f"{path}.Arn", self.source)
         if arn in self.ps.principals:
@@ -221,10 +225,6 @@ class _Reader:
                                "details", path=path, source=owner)
         self.ps.findings.append(finding)
         return NamedPolicy(name or what, None, (finding,))
-
-
-#: An IAM user or role ARN: partition, the empty region, a 12-digit account, `user/...` or `role/...` with a name.
-_IAM_ARN = re.compile(r"arn:[a-z0-9-]+:iam::[0-9]{12}:(?:user|role)/(?:[^/\s]+/)*[^/\s]+")
 
 
 def _account(arn: str) -> str:
