@@ -53,6 +53,7 @@ _ACCOUNT = "123456789012"
 _OTHER = "210987654321"
 _FRESH = "lexauthzfresh"
 _VAR = "lexauthzvar"
+_MAX_FILLS = 8  # literal regions and accounts a wildcard field is filled with, each
 _PRINCIPAL_KEYS = ("aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:username",
                    "aws:principalisawsservice", "aws:principalservicename")
 # Keys an arbitrary outsider does not control: absent from the requests of the public-access check.
@@ -135,20 +136,20 @@ def read_document(source: Any, policy_type: str, what: str):
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _fill_arn(value: str) -> str:
+def _fill_arn(value: str, region: str = "us-east-1", account: str = _ACCOUNT) -> str:
     value = _VARIABLE.sub(_VAR, value)
     if value == "*":
         return "*"
     parts = value.split(":", 5)
     if len(parts) < 6 or parts[0] != "arn":
         return value.replace("*", _FRESH).replace("?", "x")
-    defaults = ["arn", "aws", _FRESH, "us-east-1", _ACCOUNT]
+    defaults = ["arn", "aws", _FRESH, region, account]
     out = []
     for i, p in enumerate(parts[:5]):
         if p == "*" or (("*" in p or "?" in p) and i != 4):
             out.append(defaults[i] if p == "*" else p.replace("*", "").replace("?", "x") or defaults[i])
         elif "*" in p or "?" in p:
-            out.append(_ACCOUNT)
+            out.append(account)
         else:
             out.append(p)
     out.append(parts[5].replace("*", _FRESH).replace("?", "x"))
@@ -213,14 +214,24 @@ def _resources(docs, given: Sequence[str] | None) -> list[str]:
     out: dict[str, None] = {}
     values = list(given) if given is not None else [v for st in _statements(docs)
                                                     for v in (st.resource or ()) + (st.not_resource or ())]
+    # A wildcard region or account is filled with the default and with every literal region and account another
+    # value writes, so that two patterns that meet only there (an Allow on `arn:aws:lex:*:*:bot:*`, a Deny on
+    # NotResource `arn:aws:lex:*:111122223333:*`) are tried on a resource in both.
+    regions = dict.fromkeys(["us-east-1"] + [v.split(":", 5)[3] for v in values if v.startswith("arn:")
+                                              and v.count(":") >= 5 and "*" not in v.split(":", 5)[3]
+                                              and "?" not in v.split(":", 5)[3] and v.split(":", 5)[3]])
+    accounts = dict.fromkeys([_ACCOUNT] + _accounts_of(values))
     for v in values:
         if "*" not in v and "?" not in v and "${" not in v:
             out.setdefault(v)
-        out.setdefault(_fill_arn(v))
+        for region in list(regions)[:_MAX_FILLS]:
+            for account in list(accounts)[:_MAX_FILLS]:
+                out.setdefault(_fill_arn(v, region, account))
     if given is None:
         out.setdefault("*")
-        for arn in _lex_type_arns(_ACCOUNT) + _lex_type_arns(_OTHER):
-            out.setdefault(arn)
+        for account in dict.fromkeys([*list(accounts)[:_MAX_FILLS], _OTHER]):
+            for arn in _lex_type_arns(account):
+                out.setdefault(arn)
     return [r for r in out if r == "*" or (r.startswith("arn:") and r.count(":") >= 5)]
 
 
@@ -316,13 +327,17 @@ def _contexts(docs, exclude: Sequence[str], limit: int = _MAX_CONTEXTS) -> list[
     seen = set()
     for c in ctxs:
         c = {k: v for k, v in c.items() if k.lower() not in drop}
+        # a key a Resource/NotResource variable names is tried with the value the resources were filled with, and
+        # absent (the variable then resolves to nothing, which can make a NotResource Deny stop applying)
+        filled = dict(c)
         for k in var_keys:
-            if k.lower() not in drop and k not in c:
-                c = {**c, k: _VAR}
-        key = json.dumps(c, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            out.append(c)
+            if k.lower() not in drop and k not in filled:
+                filled[k] = _VAR
+        for v in (filled, c):
+            key = json.dumps(v, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                out.append(v)
     return out or [{}]
 
 
@@ -340,6 +355,12 @@ def _owner(resource: str) -> str | None:
 
 def _caller(account: str | None) -> str:
     return f"arn:aws:iam::{account or _ACCOUNT}:user/lexauthz-caller"
+
+
+def _callers(account: str | None) -> list[str]:
+    """The callers an identity policy is tried as: a user and a role, since an identity policy attaches to both and
+    their requests carry different keys (a role's has no ``aws:username``)."""
+    return [_caller(account), f"arn:aws:iam::{account or _ACCOUNT}:role/lexauthz-caller"]
 
 
 _ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -434,7 +455,7 @@ def _rows(policy_type: str, principals, actions, resources, contexts) -> _Rows:
         n_a = len(acts)
         a_col = [a for a in acts for _ in range(n_c)]
         owner = _owner(r)
-        whos = [_caller(owner)] + [p for p in principals if p.startswith("arn:") and _owner(p) == owner] \
+        whos = _callers(owner) + [p for p in principals if p.startswith("arn:") and _owner(p) == owner] \
             if policy_type == "IDENTITY_POLICY" else principals
         for p in dict.fromkeys(whos):
             ctxs = merged.get(p)
