@@ -28,6 +28,20 @@ cdef extern from "Python.h":
 # Wildcards: compiled C patterns for static text, a token matcher for patterns built per request
 # =================================================================================================================
 
+cdef list _prefix_candidates(tuple index, object text, list ids):
+    """Append to ``ids`` the ids of every prefix ``index`` holds that ``text`` starts with; ``index`` is
+    ``(prefix lengths ascending, {length: {prefix: [ids]}})``, looked up once per distinct length."""
+    cdef Py_ssize_t n = len(text)
+    lengths, by_len = index
+    for L in lengths:
+        if L > n:
+            break
+        found = (<dict>by_len[L]).get(text[:L])
+        if found is not None:
+            ids.extend(found)
+    return ids
+
+
 cdef class _GlobList:
     """Compiled lxa_glob patterns (UTF-8, case-sensitive: case-insensitive callers lower both sides first).
 
@@ -85,14 +99,7 @@ cdef class _GlobList:
         cdef list ids = []
         cdef int *cand
         cdef unsigned char *hit
-        index = self.index if self.index is not None else self._index()
-        lengths, by_len = index
-        for L in lengths:
-            if L > <Py_ssize_t>tlen:
-                break
-            found = (<dict>by_len[L]).get(text[:L])
-            if found is not None:
-                ids.extend(found)
+        _prefix_candidates(self.index if self.index is not None else self._index(), text, ids)
         nc = len(ids)
         if nc == 0:
             return out
@@ -534,18 +541,10 @@ cdef class _ArnTable:
         cdef list ids = []
         fields = resource.split(":", 5)
         res_field = fields[5]
-        cdef Py_ssize_t rlen = len(res_field)
         for acct in (fields[4], None):
             bucket = self.buckets.get(acct)
-            if bucket is None:
-                continue
-            lengths, by_len = bucket
-            for L in lengths:
-                if L > rlen:
-                    break
-                found = (<dict>by_len[L]).get(res_field[:L])
-                if found is not None:
-                    ids.extend(found)
+            if bucket is not None:
+                _prefix_candidates(bucket, res_field, ids)
         nc = len(ids)
         if nc:
             cand = <int *>malloc(nc * sizeof(int))
