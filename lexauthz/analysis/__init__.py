@@ -1,5 +1,5 @@
 """What-if analysis over whole policy sets: who-can, what-can, the access matrix, policy-set diffs with witnesses,
-and Access Analyzer-compatible policy checks.
+Access Analyzer-compatible policy checks, CloudTrail replay and unused permissions.
 
 Everything here uses the public engine (:meth:`lexauthz.Engine.evaluate_batch`, :meth:`~lexauthz.Engine.evaluate`)
 and the account model, and re-checks what it reports through the reference evaluator where it says so.  The formats
@@ -18,11 +18,12 @@ from .space import ANY_PRINCIPAL, Space, SpaceSpec, expand_actions, load_space, 
 __all__ = ["Access", "who_can", "what_can", "effective_policy", "Space", "SpaceSpec", "ANY_PRINCIPAL",
            "load_space", "parse_space", "resolve_space", "expand_actions", "matrix", "Matrix", "diff", "Diff",
            "check_no_new_access", "check_access_not_granted", "check_no_public_access", "with_changes",
-           "diff_report", "matrix_report"]
+           "diff_report", "matrix_report", "replay", "Replay", "unused", "Unused", "replay_report"]
 
 _LAZY = {"matrix": "matrix", "Matrix": "matrix", "diff": "diff", "Diff": "diff",
          "check_no_new_access": "checks", "check_access_not_granted": "checks", "check_no_public_access": "checks",
-         "with_changes": "changes", "diff_report": "report", "matrix_report": "report"}
+         "with_changes": "changes", "diff_report": "report", "matrix_report": "report",
+         "replay": "replay", "Replay": "replay", "unused": "unused", "Unused": "unused", "replay_report": "report"}
 
 
 def __getattr__(name: str):

@@ -14,7 +14,7 @@ import html
 import json
 from typing import Iterable, Sequence
 
-__all__ = ["diff_report", "matrix_report", "CHANGE_STYLE"]
+__all__ = ["diff_report", "matrix_report", "replay_report", "CHANGE_STYLE"]
 
 #: Colour and symbol of each change kind (colour is never the only carrier of meaning).
 CHANGE_STYLE = {
@@ -412,4 +412,105 @@ def matrix_report(m, *, title: str = "lexauthz access matrix", sources: dict | N
             "</details>")
     body.append("<h2>Data</h2><p>" + _data_link("summary.json", json.dumps(summ, indent=1), "application/json") +
                 "</p>")
+    return _page(title, body)
+
+
+# -- the replay report -----------------------------------------------------------------------------------------------
+
+_OUTCOME_STYLE = {"allowed": ("#1b7837", "\u2713"), "denied": ("#b2182b", "\u2717"), "unknown": ("#8c8c8c", "?")}
+
+
+def _outcome(value: str) -> str:
+    colour, sym = _OUTCOME_STYLE.get(value, (DECISION_STYLE.get(value, "#000000"), "\u25a0"))
+    return f'<span style="color:{colour}">{_e(sym)}</span> {_e(value)}'
+
+
+def replay_report(r, *, title: str = "lexauthz CloudTrail replay", sources: dict | None = None,
+                  timestamp: str | None = None, top: int = 200) -> str:
+    """The HTML of a :class:`~lexauthz.analysis.replay.Replay`: headline numbers, the breaking and newly-allowed
+    sets, the fidelity check with its causes, and the skipped records by reason.  ``sources`` maps a side name to
+    its files (named with their SHA-256); at most ``top`` records are listed per table (all are in the JSON
+    attached)."""
+    from .. import __version__
+
+    s = r.summary
+    body = [f"<h1>{_e(title)}</h1>"]
+    meta = [["lexauthz", _e(__version__)], ["engine current", f"<code>{_e(s['revisions']['current'])}</code>"]]
+    for name in r.candidates:
+        meta.append([f"engine {name}", f"<code>{_e(s['revisions'][name])}</code>"])
+    meta.append(["context keys that split groups", _e(", ".join(s["grouping_keys"]) or "none")])
+    if timestamp:
+        meta.append(["generated", _e(timestamp)])
+    body.append(_table(["", ""], meta, cls="meta"))
+    files = _file_rows(sources or {})
+    if files:
+        body.append(_table(["side", "file", "SHA-256"], files))
+    fid = s["fidelity"]
+    body.append("<h2>Headline</h2><div class=\"cards\">")
+    cards = [("records_read", "records read", s["records_read"]), ("events", "Lex events", s["events"]),
+             ("distinct_requests", "distinct requests", s["distinct_requests"]),
+             ("breaking.events", "breaking events", s["breaking"]["events"]),
+             ("newly_allowed.events", "newly allowed events", s["newly_allowed"]["events"]),
+             ("fidelity.disagree_events", "events lexauthz decides otherwise than AWS did", fid["disagree_events"]),
+             ("skipped", "records skipped", sum(s["skipped"].values()))]
+    for key, lab, v in cards:
+        body.append(f'<div class="card">{_num(v, key)}<span class="lab">{_e(lab)}</span></div>')
+    body.append("</div>")
+    rate = fid["disagreement_rate"]
+    body.append(f'<p>Fidelity: of {_num(fid["compared_events"], "fidelity.compared_events")} events with a known '
+                f'outcome, {_num(fid["agree_events"], "fidelity.agree_events")} are decided by the current account '
+                f'as AWS decided them (disagreement rate {rate:.4%}); '
+                f'{_num(fid["unknown_events"], "fidelity.unknown_events")} events failed with another error and '
+                "are not compared.</p>")
+    if fid["causes"]:
+        body.append(_table(["likely cause of a disagreement", "events"],
+                           [[_e(k), _td(v)] for k, v in sorted(fid["causes"].items())]))
+    if r.candidates:
+        items = [(n, [("breaking", c["breaking_events"], "#b2182b"),
+                      ("newly allowed", c["newly_allowed_events"], "#1b7837")]) for n, c in s["candidates"].items()]
+        body.append("<h2>Candidates</h2><div class=\"pair\">")
+        body.append(_svg_hbars(items, "breaking and newly allowed events per candidate"))
+        body.append(_table(["candidate", "breaking records", "breaking events", "newly allowed records",
+                            "newly allowed events", "records whose decision changes"],
+                           [[_e(n), _td(c["breaking_records"]), _td(c["breaking_events"]),
+                             _td(c["newly_allowed_records"]), _td(c["newly_allowed_events"]),
+                             _td(c["changed_records"])] for n, c in s["candidates"].items()]))
+        body.append("</div>")
+
+    def rows(recs):
+        out = []
+        for x in recs[:top]:
+            cand = x.get("candidate") or ", ".join(f"{k}: {v['decision']}" for k, v in x.get("candidates", {}).items())
+            deciding = x.get("candidate_deciding") or [d for v in x.get("candidates", {}).values()
+                                                       for d in v.get("deciding", [])]
+            out.append([f"<code>{_e(x['principal'])}</code>", f"<code>{_e(x['action'])}</code>",
+                        f"<code>{_e(x['resource'])}</code>", _td(x["events"]), _outcome(x["observed"]),
+                        _outcome(x["current"]), _e(cand),
+                        _e("; ".join(f"{d['policy_type']} {d['policy_id']}#{d['statement_index']}"
+                                     + (f" ({d['sid']})" if d.get("sid") else "") for d in deciding)),
+                        _e(x["last_seen"])])
+        return out
+
+    head = ["principal", "action", "resource", "events", "observed", "current", "candidate", "deciding statements",
+            "last seen"]
+    for name, recs, what in (("breaking", r.breaking(), "observed allowed, a candidate does not allow"),
+                             ("newly-allowed", r.newly_allowed(), "observed denied, a candidate allows"),
+                             ("disagreements", r.disagreements(), "the current account decides otherwise than AWS")):
+        body.append(f"<h2 id=\"{name}\">{_e(name.replace('-', ' ').capitalize())}: {_e(what)}</h2>")
+        if recs:
+            body.append(_table(head, rows(recs)))
+            if len(recs) > top:
+                body.append(f'<p class="note">{_n(len(recs) - top)} more in the JSON attached.</p>')
+        else:
+            body.append("<p>None.</p>")
+    body.append("<h2>Skipped records</h2>")
+    if s["skipped"]:
+        body.append(_table(["reason", "records", "first locations"],
+                           [[f"<code>{_e(k)}</code>", _td(v), _e("; ".join(s["skipped_samples"].get(k, [])))]
+                            for k, v in s["skipped"].items()]))
+    else:
+        body.append("<p>None.</p>")
+    text = "".join(json.dumps(x) + "\n" for x in r.records)
+    body.append("<h2>Data</h2><p>" + _data_link("replay.jsonl", text, "application/x-ndjson") + " \u00b7 " +
+                _data_link("summary.json", json.dumps(s, indent=1), "application/json") + "</p>")
     return _page(title, body)

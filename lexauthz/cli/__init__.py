@@ -1,7 +1,8 @@
 """The ``lexauthz`` command line: one verb per module.
 
 ``validate`` (:mod:`.validate`), ``actions`` (:mod:`.actions`), ``simulate`` (:mod:`.simulate`), ``demo``
-(:mod:`.demo`) and ``bench`` (:mod:`.bench`).  Each module has ``register(subparsers)``; this module holds the root
+(:mod:`.demo`), ``bench`` (:mod:`.bench`), the analysis verbs (:mod:`.analysis`), ``replay`` and ``unused``
+(:mod:`.replay`) and ``serve`` (:mod:`.serve`).  Each module has ``register(subparsers)``; this module holds the root
 parser and :func:`main`.
 
 Exit codes (Cedar's convention): ``0`` success, ``1`` usage or I/O error, ``2`` a decision differed from
@@ -21,12 +22,12 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_MISMATCH", "
 
 def build_parser() -> Parser:
     """The root parser with every verb registered."""
-    from . import actions, analysis, bench, demo, serve, simulate, validate
+    from . import actions, analysis, bench, demo, replay, serve, simulate, validate
 
     p = Parser(prog="lexauthz", description="IAM authorization for Amazon Lex, as AWS IAM decides it.")
     p.add_argument("--version", action="store_true", help="print the version and the catalog version")
     sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
-    for verb in (validate, actions, simulate, demo, bench, analysis, serve):
+    for verb in (validate, actions, simulate, demo, bench, analysis, replay, serve):
         verb.register(sub)
     return p
 

@@ -1,0 +1,143 @@
+"""Synthetic CloudTrail for the replay tests: Lex events whose outcomes the reference evaluator decides.
+
+Each event is a Lex call by one of the fixture account's principals, from an office or a home address, with or
+without MFA, before or after the builder's cut-off date.  The generator derives the request context the way AWS's
+documentation says the record carries it (``sourceIPAddress`` -> ``aws:SourceIp``, ``mfaAuthenticated`` ->
+``aws:MultiFactorAuthPresent``, ``eventTime`` -> ``aws:CurrentTime``), translates the call with
+:func:`lexauthz.lex.to_requests`, decides every request with the **reference** evaluator, and writes the record
+with no error when all are allowed and ``AccessDenied`` / ``AccessDeniedException`` otherwise.  The replay under
+test never sees these decisions: it must find them again from the record alone.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from lexauthz.lex import LexCall, call_decision, to_requests
+
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "account.json")
+
+#: (identity kind, caller ARN, issuer role ARN or None, principalId)
+PRINCIPALS = [
+    ("IAMUser", f"arn:aws:iam::{ACCOUNT}:user/ops/dana", None, "AIDAEXAMPLEDANA00001"),
+    ("AssumedRole", f"arn:aws:sts::{ACCOUNT}:assumed-role/LexOps/alice", f"arn:aws:iam::{ACCOUNT}:role/path/to/LexOps",
+     "AROAEXAMPLELEXOPS001:alice"),
+    ("AssumedRole", f"arn:aws:sts::{ACCOUNT}:assumed-role/LexOps/bob", f"arn:aws:iam::{ACCOUNT}:role/path/to/LexOps",
+     "AROAEXAMPLELEXOPS001:bob"),
+    ("AssumedRole", f"arn:aws:sts::{ACCOUNT}:assumed-role/Builder/ci", f"arn:aws:iam::{ACCOUNT}:role/Builder",
+     "AROAEXAMPLEBUILDER01:ci"),
+]
+
+#: (V1?, eventName, requestParameters)
+CALLS = [
+    (False, "DescribeBot", {"botId": "PRODBOT001"}),
+    (False, "DescribeBot", {"botId": "DEVBOT0001"}),
+    (False, "UpdateBot", {"botId": "PRODBOT001", "botName": "Orders", "idleSessionTTLInSeconds": 300}),
+    (False, "UpdateBot", {"botId": "DEVBOT0001", "botName": "Sandbox", "idleSessionTTLInSeconds": 300}),
+    (False, "CreateBotVersion", {"botId": "DEVBOT0001",
+                                 "botVersionLocaleSpecification": {"en_US": {"sourceBotVersion": "DRAFT"}}}),
+    (False, "DeleteBot", {"botId": "DEVBOT0001", "skipResourceInUseCheck": False}),
+    (False, "ListBotAliases", {"botId": "PRODBOT001"}),
+    (False, "DeleteBotAlias", {"botId": "PRODBOT001", "botAliasId": "PRODALIAS1"}),
+    (False, "CreateBot", {"botName": "NewBot", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/service/LexRuntime",
+                          "dataPrivacy": {"childDirected": False}, "idleSessionTTLInSeconds": 300}),
+    (False, "CreateBotAlias", {"botId": "DEVBOT0001", "botAliasName": "Beta", "botVersion": "1"}),
+    (True, "GetBot", {"name": "OrderFlowers", "versionOrAlias": "Prod"}),
+    (True, "GetBots", {}),
+    (True, "GetBotAlias", {"botName": "OrderFlowers", "name": "Prod"}),
+]
+
+IPS = ["198.51.100.7", "198.51.100.200", "203.0.113.9"]
+START = datetime(2026, 5, 20, tzinfo=timezone.utc)
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _identity(kind: str, caller: str, issuer: str | None, pid: str, mfa: bool) -> dict:
+    if kind == "IAMUser":
+        return {"type": "IAMUser", "principalId": pid, "arn": caller, "accountId": ACCOUNT,
+                "accessKeyId": "AKIAEXAMPLE00000001", "userName": caller.rsplit("/", 1)[1]}
+    return {"type": "AssumedRole", "principalId": pid, "arn": caller, "accountId": ACCOUNT,
+            "accessKeyId": "ASIAEXAMPLE00000001",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": pid.split(":")[0], "arn": issuer,
+                                                 "accountId": ACCOUNT, "userName": issuer.rsplit("/", 1)[1]},
+                               "webIdFederationData": {},
+                               "attributes": {"creationDate": "2026-05-20T00:00:00Z",
+                                              "mfaAuthenticated": "true" if mfa else "false"}}}
+
+
+def expected_outcome(account, kind, caller, v1, name, params, ip, mfa, t) -> str:
+    """What the reference evaluator decides for the call the record describes: ``allowed`` or ``denied``."""
+    ctx = {"aws:SourceIp": ip}
+    if kind == "AssumedRole":
+        ctx["aws:MultiFactorAuthPresent"] = "true" if mfa else "false"
+    call = LexCall(operation=name, params=params, caller=caller, region=REGION, account=ACCOUNT,
+                   api="lex-models" if v1 else "lexv2-models", context=ctx)
+    reqs = to_requests(call, account.resources, account.principals, now=t)
+    d = call_decision(account.evaluate(r, engine="reference").decision for r in reqs)
+    return "allowed" if d.name == "ALLOW" else "denied"
+
+
+def make_record(account, rng: random.Random, t: datetime) -> dict:
+    kind, caller, issuer, pid = rng.choice(PRINCIPALS)
+    v1, name, params = rng.choice(CALLS)
+    ip, mfa = rng.choice(IPS), rng.random() < 0.5
+    outcome = expected_outcome(account, kind, caller, v1, name, params, ip, mfa, t)
+    rec = {"eventVersion": "1.09", "userIdentity": _identity(kind, caller, issuer, pid, mfa), "eventTime": _iso(t),
+           "eventSource": "lex.amazonaws.com", "eventName": name, "awsRegion": REGION, "sourceIPAddress": ip,
+           "userAgent": "aws-cli/2.15", "requestParameters": params, "responseElements": None,
+           "requestID": str(uuid.UUID(int=rng.getrandbits(128))), "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
+           "readOnly": name.startswith(("Describe", "List", "Get")), "eventType": "AwsApiCall",
+           "managementEvent": True, "eventCategory": "Management", "recipientAccountId": ACCOUNT}
+    if outcome == "denied":
+        rec["errorCode"] = "AccessDenied" if v1 else "AccessDeniedException"
+        rec["errorMessage"] = (f"User: {caller} is not authorized to perform: lex:{name} because no identity-based "
+                               "policy allows the action")
+    return rec
+
+
+def generate(account, n: int, seed: int = 7) -> list[dict]:
+    """``n`` records, one every few minutes from 2026-05-20 (so some fall after the builder's 2026-06-01 cut-off)."""
+    rng = random.Random(seed)
+    out = []
+    t = START
+    for _ in range(n):
+        t = t + timedelta(minutes=rng.randint(1, 40))
+        out.append(make_record(account, rng, t))
+    return out
+
+
+def other_service(rng: random.Random, t: datetime, arn: str, issuer: str | None = None) -> dict:
+    ui = {"type": "AssumedRole" if issuer else "IAMUser", "arn": arn, "accountId": ACCOUNT, "principalId": "AIDAX"}
+    if issuer:
+        ui["sessionContext"] = {"sessionIssuer": {"type": "Role", "arn": issuer, "accountId": ACCOUNT}}
+    return {"eventVersion": "1.09", "userIdentity": ui, "eventTime": _iso(t), "eventSource": "s3.amazonaws.com",
+            "eventName": "ListBuckets", "awsRegion": REGION, "sourceIPAddress": "198.51.100.7",
+            "eventID": str(uuid.UUID(int=rng.getrandbits(128))), "recipientAccountId": ACCOUNT}
+
+
+def write_trail(root: str, records: list[dict], per_file: int = 50) -> list[str]:
+    """Write ``records`` as gzipped trail files under the S3 layout below ``root`` (plus a digest folder beside)."""
+    paths = []
+    for i in range(0, len(records), per_file):
+        chunk = records[i:i + per_file]
+        t = datetime.fromisoformat(chunk[0]["eventTime"].replace("Z", "+00:00"))
+        folder = os.path.join(root, "AWSLogs", ACCOUNT, "CloudTrail", REGION, f"{t:%Y}", f"{t:%m}", f"{t:%d}")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{ACCOUNT}_CloudTrail_{REGION}_{t:%Y%m%dT%H%M}Z_{i:016d}.json.gz")
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            json.dump({"Records": chunk}, fh)
+        paths.append(path)
+    digest = os.path.join(root, "AWSLogs", ACCOUNT, "CloudTrail-Digest", REGION, "2026", "05", "20")
+    os.makedirs(digest, exist_ok=True)
+    with gzip.open(os.path.join(digest, f"{ACCOUNT}_CloudTrail-Digest_{REGION}_x.json.gz"), "wt") as fh:
+        json.dump({"digestStartTime": "2026-05-20T00:00:00Z", "logFiles": []}, fh)
+    return paths
