@@ -29,6 +29,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Mapping as _AbcMapping
 from typing import Mapping
 
 from ..errors import RequestError
@@ -94,8 +95,17 @@ class Event:
     read_only: bool | None = None
 
 
-def _canon(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+try:
+    import orjson as _orjson
+
+    def _canon(value) -> str:
+        try:
+            return _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # a value orjson refuses (an integer beyond 64 bits): the standard library's text
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    def _canon(value) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _epoch(t: str) -> str | None:
@@ -108,14 +118,27 @@ def _epoch(t: str) -> str | None:
     return str(int(d.timestamp()))
 
 
+_IPS: dict[str, bool] = {}
+
+
 def _is_ip(text) -> bool:
     if not isinstance(text, str) or not text:
         return False
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
+    known = _IPS.get(text)
+    if known is None:
+        try:
+            ipaddress.ip_address(text)
+            known = True
+        except ValueError:
+            known = False
+        if len(_IPS) > 100_000:
+            _IPS.clear()
+        _IPS[text] = known
+    return known
+
+
+def _is_map(x) -> bool:
+    return type(x) is dict or isinstance(x, _AbcMapping)
 
 
 class Translator:
@@ -134,6 +157,7 @@ class Translator:
         self._principals = account.principals if account is not None else None
         self._resources = account.resources if account is not None else None
         self._cache: dict = {}
+        self._known: set = set()
         self._cache_size = cache_size
         self._findings: list[dict] = []
         self._flagged: set = set()
@@ -153,21 +177,21 @@ class Translator:
             data, location = record.data, record.location
         else:
             data = record
-        if not isinstance(data, Mapping):
+        if not _is_map(data):
             return Skip("S_NOT_A_RECORD", location, "not a JSON object")
         source = data.get("eventSource")
         if source not in LEX_SOURCES:
             return Skip("S_OTHER_SERVICE", location, str(source))
         name = data.get("eventName")
         ui = data.get("userIdentity")
-        if not isinstance(name, str) or not name or not isinstance(ui, Mapping):
+        if not isinstance(name, str) or not name or not _is_map(ui):
             return Skip("S_NOT_A_RECORD", location, "no `eventName` or `userIdentity`")
         ident = self._identity(ui, data, location)
         if isinstance(ident, Skip):
             return ident
         principal, policy_principal, static_ctx, notes = ident
         params = data.get("requestParameters") or {}
-        if not isinstance(params, Mapping):
+        if not _is_map(params):
             return Skip("S_UNTRANSLATABLE", location, "`requestParameters` is not an object")
         region, account = data.get("awsRegion"), data.get("recipientAccountId") or ui.get("accountId")
         api = None
@@ -175,11 +199,14 @@ class Translator:
             api = "lexv2-runtime"
             notes = notes + ("runtime_data_event",)
         key = (name, _canon(params), principal, tuple(sorted(static_ctx.items())), region, account, api)
-        if key not in self._cache:
+        if key not in self._known:
             try:
                 self._requests(key, ())
             except RequestError as exc:
                 return Skip("S_UNTRANSLATABLE", location, f"{exc.code}: {exc.message} (at {exc.path})")
+            if len(self._known) >= self._cache_size:
+                self._known.clear()
+            self._known.add(key)
         outcome, code, denied_by = outcome_of(data)
         t = data.get("eventTime") or ""
         dyn: dict[str, str] = {}
@@ -191,9 +218,8 @@ class Translator:
         ip = data.get("sourceIPAddress")
         if _is_ip(ip):
             dyn["aws:SourceIp"] = ip
-        attrs = (ui.get("sessionContext") or {}).get("attributes") if isinstance(ui.get("sessionContext"),
-                                                                                 Mapping) else None
-        if isinstance(attrs, Mapping) and attrs.get("mfaAuthenticated") is not None:
+        attrs = (ui.get("sessionContext") or {}).get("attributes") if _is_map(ui.get("sessionContext")) else None
+        if _is_map(attrs) and attrs.get("mfaAuthenticated") is not None:
             dyn["aws:MultiFactorAuthPresent"] = str(attrs["mfaAuthenticated"]).lower()
         if data.get("vpcEndpointId"):
             dyn["aws:SourceVpce"] = str(data["vpcEndpointId"])
@@ -216,9 +242,8 @@ class Translator:
         if kind == "AssumedRole":
             if not isinstance(arn, str) or ":assumed-role/" not in arn:
                 return Skip("S_UNKNOWN_IDENTITY", location, "an AssumedRole identity without a session `arn`")
-            sc = ui.get("sessionContext") if isinstance(ui.get("sessionContext"), Mapping) else {}
-            issuer = (sc.get("sessionIssuer") or {}).get("arn") if isinstance(sc.get("sessionIssuer"),
-                                                                             Mapping) else None
+            sc = ui.get("sessionContext") if _is_map(ui.get("sessionContext")) else {}
+            issuer = (sc.get("sessionIssuer") or {}).get("arn") if _is_map(sc.get("sessionIssuer")) else None
             notes: tuple = ("session_tags_unknown",)
             if not issuer:
                 role_name = arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
@@ -239,9 +264,8 @@ class Translator:
         if kind == "FederatedUser":
             if not isinstance(arn, str):
                 return Skip("S_UNKNOWN_IDENTITY", location, "a FederatedUser identity without `arn`")
-            sc = ui.get("sessionContext") if isinstance(ui.get("sessionContext"), Mapping) else {}
-            issuer = (sc.get("sessionIssuer") or {}).get("arn") if isinstance(sc.get("sessionIssuer"),
-                                                                             Mapping) else None
+            sc = ui.get("sessionContext") if _is_map(ui.get("sessionContext")) else {}
+            issuer = (sc.get("sessionIssuer") or {}).get("arn") if _is_map(sc.get("sessionIssuer")) else None
             return arn, issuer, ctx, ("session_policy_unknown",)
         if kind == "Root":
             if not acct:
