@@ -105,6 +105,34 @@ class Replay:
     records: list[dict]
     summary: dict
     candidates: tuple[str, ...] = ()
+    _index: dict = field(default_factory=dict, repr=False)
+    _keep: frozenset = frozenset()
+    _translator: object = field(default=None, repr=False)
+
+    def per_event(self, records: Iterable) -> Iterator[dict]:
+        """One line per event of ``records`` (the same trails, read again: nothing per event is kept in memory):
+        the event's id, time and location with its group's request, outcome and decisions."""
+        from ..cloudtrail import Skip
+
+        tr = self._translator
+        for item in records:
+            ev = item if isinstance(item, Skip) else tr.translate(item)
+            if isinstance(ev, Skip):
+                continue
+            dyn = tuple((k, v) for k, v in ev.dynamic if k.lower() in self._keep)
+            i = self._index.get((ev.key, dyn, ev.outcome))
+            if i is None:  # not in the replayed trails
+                continue
+            r = self.records[i]
+            out = {"event_id": ev.event_id, "event_time": ev.event_time, "location": ev.location,
+                   "principal": r["principal"], "action": r["action"], "resource": r["resource"],
+                   "observed": r["observed"], "current": r["current"], "fidelity": r["fidelity"]}
+            if "candidate" in r:
+                out["candidate"] = r["candidate"]
+            elif "candidates" in r:
+                out["candidates"] = {n: c["decision"] for n, c in r["candidates"].items()}
+            out["breaking"], out["newly_allowed"] = r["breaking"], r["newly_allowed"]
+            yield out
 
     def breaking(self) -> list[dict]:
         """Records observed allowed that some candidate does not allow."""
@@ -342,7 +370,8 @@ def replay(account, records: Iterable, *, candidates: Sequence[tuple[str, object
         "revisions": {"current": engines[0].revision, **{n: e.revision for n, e in zip(names, engines[1:])}},
         "findings": [_finding_dict(f) for f in tr.findings()],
     }
-    return Replay(records_out, summary, names)
+    index = {(g.key, g.dynamic, g.observed): i for i, g in enumerate(glist)}
+    return Replay(records_out, summary, names, index, frozenset(keep_low), tr)
 
 
 def _finding_dict(f) -> dict:

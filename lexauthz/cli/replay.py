@@ -46,6 +46,9 @@ def register(sub) -> None:
     r.add_argument("--timestamp", default=None, metavar="TEXT", help="a time stamp printed in the report")
     r.add_argument("--summary", default=None, metavar="FILE.json", help="write the summary as JSON")
     r.add_argument("--fail-on-breaking", action="store_true", help="exit 2 when some observed-allowed event breaks")
+    r.add_argument("--per-event", action="store_true",
+                   help="one line per event (its id, time and file) instead of one per distinct request; the trails "
+                        "are read a second time")
     add_output_flags(r, ("json", "text"), "json")
     r.set_defaults(func=run_replay, _parser=r)
 
@@ -138,7 +141,10 @@ def run_replay(args) -> int:
     if args.summary:
         _write_text(args.summary, json.dumps(s, indent=1) + "\n")
     with open_out(args) as out:
-        if args.out is not None or args.output == "json":
+        if args.per_event:
+            for x in result.per_event(_records(args.trails)):
+                out.write(json.dumps(x) + "\n")
+        elif args.out is not None or args.output == "json":
             result.write_jsonl(out)
         else:
             for x in result.records:

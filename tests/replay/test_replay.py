@@ -219,3 +219,16 @@ def test_replay_report_in_headless_chromium(account, trail, tmp_path):
     assert f'data-key="breaking.events" data-value="{s["breaking"]["events"]}"' in dom
     assert f'data-key="fidelity.agree_events" data-value="{s["fidelity"]["agree_events"]}"' in dom
     assert dom.count("<tr>") >= len(out.breaking())
+
+
+def test_per_event_lines_follow_their_groups(account, trail, records):
+    out = replay(account, read_records([trail]))
+    lines = list(out.per_event(read_records([trail])))
+    assert [x["event_id"] for x in lines] == [r["eventID"] for r in records]
+    by_id = {r["eventID"]: r for r in records}
+    for x in lines:
+        assert x["observed"] == ("denied" if "errorCode" in by_id[x["event_id"]] else "allowed")
+        assert (x["current"] == "allowed") == (x["observed"] == "allowed") and x["fidelity"] == "agree"
+        assert x["event_time"] == by_id[x["event_id"]]["eventTime"] and ".json.gz:$.Records[" in x["location"]
+    done = _cli("replay", trail, "--account", synth.FIXTURE, "--per-event")
+    assert done.returncode == 0 and [json.loads(x) for x in done.stdout.splitlines()] == lines
