@@ -37,7 +37,7 @@ __all__ = ["Replay", "replay", "DYNAMIC_KEYS", "referenced_keys"]
 
 #: The per-event context keys a CloudTrail event carries; they split groups only when some policy reads them.
 DYNAMIC_KEYS = ("aws:CurrentTime", "aws:EpochTime", "aws:SourceIp", "aws:MultiFactorAuthPresent", "aws:SourceVpce",
-                "aws:ViaAWSService")
+                "aws:VpcSourceIp", "aws:ViaAWSService")
 _SAMPLES = 3
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _BATCH = 1 << 16

@@ -39,7 +39,7 @@ __all__ = ["Event", "Translator", "DYNAMIC_KEYS", "LEX_SOURCES", "NOT_LOGGED", "
 
 #: The per-event context keys, in the order they are written.
 DYNAMIC_KEYS = ("aws:CurrentTime", "aws:EpochTime", "aws:MultiFactorAuthPresent", "aws:SourceIp", "aws:SourceVpce",
-                "aws:ViaAWSService")
+                "aws:VpcSourceIp", "aws:ViaAWSService")
 #: ``eventSource`` values of Lex (the last three are endpoint names, accepted defensively).
 LEX_SOURCES = frozenset({"lex.amazonaws.com", "models.lex.amazonaws.com", "runtime.lex.amazonaws.com",
                          "runtime-v2-lex.amazonaws.com", "models-v2-lex.amazonaws.com"})
@@ -217,7 +217,8 @@ class Translator:
                 dyn["aws:EpochTime"] = e
         ip = data.get("sourceIPAddress")
         if _is_ip(ip):
-            dyn["aws:SourceIp"] = ip
+            # through a VPC endpoint the address is the caller's private one: aws:VpcSourceIp, and no aws:SourceIp
+            dyn["aws:VpcSourceIp" if data.get("vpcEndpointId") else "aws:SourceIp"] = ip
         attrs = (ui.get("sessionContext") or {}).get("attributes") if _is_map(ui.get("sessionContext")) else None
         if _is_map(attrs) and attrs.get("mfaAuthenticated") is not None:
             dyn["aws:MultiFactorAuthPresent"] = str(attrs["mfaAuthenticated"]).lower()

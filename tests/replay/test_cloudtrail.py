@@ -297,3 +297,14 @@ def test_the_shipped_sql_selects_exactly_the_columns_the_reader_takes():
              for part in body.split(",") if part.strip()]
     # json_format(CAST(resources AS JSON)) AS resources_json splits on its comma-free text: take the alias
     assert sorted(names) == sorted(FLAT_COLUMNS)
+
+
+def test_through_a_vpc_endpoint_the_address_is_vpc_source_ip(tr):
+    ev, (req,) = _one(tr, rec(USER, "DescribeBot", {"botId": "PRODBOT001"}, vpcEndpointId="vpce-0abc",
+                              sourceIPAddress="10.1.2.3"))
+    ctx = req.context.to_dict()
+    assert ctx["aws:SourceVpce"] == "vpce-0abc" and ctx["aws:VpcSourceIp"] == "10.1.2.3"
+    assert "aws:SourceIp" not in ctx
+    ev, (req,) = _one(tr, rec(USER, "DescribeBot", {"botId": "PRODBOT001"},
+                              sourceIPAddress="cloudformation.amazonaws.com"))
+    assert "aws:SourceIp" not in req.context.to_dict()  # a service name is not an address
