@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from ..decision import Decision
 from ..errors import RequestError
-from ..request import Request
+from ..request import Context, Request
 from .errors import ServiceError
 from .mapping import RESOURCE_TYPES, SUBJECT_TYPES, Mapper, allow_context, deny_context
 
@@ -169,10 +169,11 @@ class Evaluator:
         trust = mapper.trust
         # The common item, {"subject": {"type": "iam_principal", "id": ARN}, "action": {"name": ...}, "resource":
         # {"type": "lex_resource", "id": ...}} and nothing else, is mapped here with a few probes and its context
-        # found by (principal, resource); every other item (and any that fails here) takes the checking path below,
-        # which gives the same answer for this shape.
+        # found by (principal, resource tags); every other item (and any that fails here) takes the checking path
+        # below, which gives the same answer for this shape.
         fast_ctx: dict = {}
         default_ctx = defaults["context"]
+        resource_tags = mapper.resource_tags
         for i, item in enumerate(items):
             if not trust:
                 try:
@@ -187,12 +188,18 @@ class Evaluator:
                     principal = None
                 if (type(principal) is str and type(act) is str and type(res) is str and act and res
                         and principal.startswith("arn:")):
-                    key = (principal, res)
-                    ctx = fast_ctx.get(key)
-                    if ctx is None:
+                    # keyed like the checking path's cache: items whose resources share their stored tags (one
+                    # shared dict) share one context object, which the engine then finds by content once
+                    tags = resource_tags(res)
+                    key = (principal, id(tags))
+                    hit = fast_ctx.get(key)
+                    if hit is not None and hit[0] is tags:  # the entry holds its tags, so the id is never reused
+                        ctx = hit[1]
+                    else:
                         try:
-                            ctx = fast_ctx[key] = mapper.plain_context(principal, res, default_ctx,
-                                                                       f"$.evaluations[{i}]", clock, filtered)
+                            ctx = mapper.plain_context(principal, res, default_ctx, f"$.evaluations[{i}]", clock,
+                                                       filtered)
+                            fast_ctx[key] = (tags, ctx)
                         except ServiceError:
                             ctx = None
                     if ctx is not None:
@@ -308,6 +315,7 @@ class Evaluator:
                                    [contexts[k] for k in good], results, records)
             return
         explain = self.explain
+        made: dict = {}
         for k, j in enumerate(rows):
             code = codes[k]
             if code == _ALLOW:
@@ -322,7 +330,13 @@ class Evaluator:
                 continue
             if explain or code == _ERROR:
                 try:
-                    resp = engine.evaluate(Request(principals[k], actions[k], resources[k], context=contexts[k]))
+                    # one Context per distinct context object of the chunk (the column keeps each alive), as the
+                    # Request would build it, instead of one per explained row
+                    raw = contexts[k]
+                    built = made.get(id(raw))
+                    if built is None:
+                        built = made[id(raw)] = raw if isinstance(raw, Context) else Context(raw)
+                    resp = engine.evaluate(Request(principals[k], actions[k], resources[k], context=built))
                 except Exception as exc:  # noqa: BLE001 - fail closed
                     results[j] = _internal_deny(exc, loaded)
                     records[j] = _record_cols(principals[k], actions[k], resources[k], contexts[k], Decision.ERROR,

@@ -422,3 +422,20 @@ def test_trusted_request_properties_when_the_operator_turns_them_on():
             assert post(c, "/access/v1/evaluation", bob_user).json()["decision"] is False
     finally:
         s.stop()
+
+
+def test_common_shape_batch_equals_single_evaluations(http):
+    # the account stores different tags on the two records: a batch of the common item shape, where one subject's
+    # items share a context per stored-tag set, gives each item the answer of the single evaluation endpoint
+    items = [{"subject": {"type": "iam_principal", "id": s}, "action": {"name": a},
+              "resource": {"type": "lex_resource", "id": r}}
+             for s in (ALICE, BOB) for r in (RECORD_1, RECORD_2, RECORD_1) for a in ACTIONS.values()]
+    got = post(http, "/access/v1/evaluations", {"evaluations": items}).json()["evaluations"]
+    assert len(got) == len(items)
+    singles = [post(http, "/access/v1/evaluation", item).json() for item in items]
+    assert [g["decision"] for g in got] == [s["decision"] for s in singles]
+    assert len({g["decision"] for g in got}) == 2
+    for g, s in zip(got, singles):
+        if not g["decision"]:
+            assert g["context"]["reason"] == s["context"]["reason"]
+            assert g["context"]["deciding"] == s["context"]["deciding"]
