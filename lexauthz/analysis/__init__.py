@@ -13,17 +13,24 @@ are described in ``docs/analysis.md``.
 ['arn:aws:iam::111122223333:user/bob']
 """
 from .query import Access, effective_policy, what_can, who_can
+# A function named as its module is imported here, not lazily: importing the module (as query does for matrix, and
+# any caller may) sets the package's attribute of that name to the module.
+from .diff import Diff, diff
+from .matrix import Matrix, matrix
+from .replay import Replay, replay
+from .unused import Unused, unused
 from .space import ANY_PRINCIPAL, Space, SpaceSpec, expand_actions, load_space, parse_space, resolve_space
 
 __all__ = ["Access", "who_can", "what_can", "effective_policy", "Space", "SpaceSpec", "ANY_PRINCIPAL",
            "load_space", "parse_space", "resolve_space", "expand_actions", "matrix", "Matrix", "diff", "Diff",
            "check_no_new_access", "check_access_not_granted", "check_no_public_access", "with_changes",
-           "diff_report", "matrix_report", "replay", "Replay", "unused", "Unused", "replay_report"]
+           "diff_report", "matrix_report", "replay", "Replay", "unused", "Unused", "replay_report",
+           "LocalBackend", "DaskBackend", "ClusterError"]
 
-_LAZY = {"matrix": "matrix", "Matrix": "matrix", "diff": "diff", "Diff": "diff",
-         "check_no_new_access": "checks", "check_access_not_granted": "checks", "check_no_public_access": "checks",
+_LAZY = {"check_no_new_access": "checks", "check_access_not_granted": "checks", "check_no_public_access": "checks",
          "with_changes": "changes", "diff_report": "report", "matrix_report": "report",
-         "replay": "replay", "Replay": "replay", "unused": "unused", "Unused": "unused", "replay_report": "report"}
+         "replay_report": "report",
+         "LocalBackend": "cluster", "ClusterError": "cluster", "DaskBackend": "dask_backend"}
 
 
 def __getattr__(name: str):

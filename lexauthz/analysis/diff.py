@@ -274,7 +274,7 @@ def _weights(cl, n):
     return np.bincount(cl.index, minlength=n).astype(np.int64)
 
 
-def diff(before, after, space: Space, *, witnesses: int = 3, progress=None) -> Diff:
+def diff(before, after, space: Space, *, witnesses: int = 3, progress=None, backend=None) -> Diff:
     """The diff of account ``before`` and account ``after`` over ``space`` (see the module text).
 
     Parameters
@@ -286,14 +286,17 @@ def diff(before, after, space: Space, *, witnesses: int = 3, progress=None) -> D
         accounts).
     witnesses:
         At most this many witness requests per record (at least one is always given).
+    backend:
+        Where the class decisions of both sides run (:mod:`lexauthz.analysis.cluster`; this process by default);
+        the changed cells are explained here.
     """
     vb = AccountView(before, inventory_tags=space.inventory_tags)
     va = AccountView(after, inventory_tags=space.inventory_tags)
     cl = Classifier([vb, va])
     pc, ac, rc = cl.principal_classes(space.principals), cl.action_classes(space.actions), \
         cl.resource_classes(space.resources)
-    cb = product_codes(vb, space, pc, ac, rc, progress)
-    ca = product_codes(va, space, pc, ac, rc, progress)
+    cb = product_codes(vb, space, pc, ac, rc, progress, backend)
+    ca = product_codes(va, space, pc, ac, rc, progress, backend)
     P, A, R, C = cb.shape
     members = (pc.members(), ac.members(), rc.members())
     wp, wa, wr = _weights(pc, P), _weights(ac, A), _weights(rc, R)

@@ -29,7 +29,8 @@ import numpy as np
 
 from ..decision import Decision
 from ..errors import RequestError
-from .classes import AccountView, Classes, Classifier, identity_classes
+from .classes import AccountView, Classes, Classifier, cell_context, identity_classes
+from .cluster import TaskContext, backend_of, chunks
 from .space import Space
 
 __all__ = ["Matrix", "matrix", "decide", "MATRIX_COLUMNS", "FORMATS"]
@@ -37,6 +38,7 @@ __all__ = ["Matrix", "matrix", "decide", "MATRIX_COLUMNS", "FORMATS"]
 MATRIX_COLUMNS = ("principal", "action", "resource", "context_id", "decision_code")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".npz": "npz"}
 _BATCH = 1 << 18
+_MIN_TASK = 1 << 12
 
 
 def decide(view: AccountView, principals: Sequence[str], actions: Sequence[str], resources: Sequence[str],
@@ -59,18 +61,40 @@ def decide(view: AccountView, principals: Sequence[str], actions: Sequence[str],
 
 
 def product_codes(view: AccountView, space: Space, pc: Classes, ac: Classes, rc: Classes,
-                  progress=None) -> np.ndarray:
-    """The ``(Pc, Ac, Rc, C)`` cube of decisions of the class representatives."""
+                  progress=None, backend=None) -> np.ndarray:
+    """The ``(Pc, Ac, Rc, C)`` cube of decisions of the class representatives, in slices of the flattened cube on
+    ``backend`` (:mod:`lexauthz.analysis.cluster`; this process by default)."""
     P, A, R, C = pc.n, ac.n, rc.n, len(space.contexts)
-    grid = np.indices((P, A, R, C), dtype=np.int64).reshape(4, -1)
-    prs = np.asarray(pc.reps, dtype=np.int64)[grid[0]]
-    ars = np.asarray(ac.reps, dtype=np.int64)[grid[1]]
-    rrs = np.asarray(rc.reps, dtype=np.int64)[grid[2]]
-    principals = [space.principals[i] for i in prs.tolist()]
-    actions = [space.actions[i] for i in ars.tolist()]
-    resources = [space.resources[i] for i in rrs.tolist()]
-    contexts = [space.contexts[i] for i in grid[3].tolist()]
-    return decide(view, principals, actions, resources, contexts, progress).reshape(P, A, R, C)
+    n = P * A * R * C
+    be = backend_of(backend)
+    data = {"shape": (P, A, R, C),
+            "principals": [space.principals[i] for i in pc.reps],
+            "actions": [space.actions[i] for i in ac.reps],
+            "resources": [space.resources[i] for i in rc.reps],
+            "contexts": list(space.contexts), "extra_tags": view.extra_tags}
+    # slices small enough to spread over the workers, large enough that a batch call dominates a task's cost
+    size = _BATCH if be.workers == 1 else max(_MIN_TASK, min(_BATCH, -(-n // (4 * be.workers))))
+    parts = chunks(n, size)
+    out = np.empty(n, dtype=np.uint8)
+    with be.run({"engine": view.engine}, data) as run:
+        for (start, stop), codes in zip(parts, run.map(cube_slice, parts)):
+            out[start:stop] = codes
+            if progress is not None:
+                progress(stop - start)
+    return out.reshape(P, A, R, C)
+
+
+def cube_slice(ctx: TaskContext, start: int, stop: int) -> np.ndarray:
+    """A task of :func:`product_codes`: the decisions of cells ``start:stop`` of the flattened cube."""
+    d = ctx.data
+    i, j, k, c = np.unravel_index(np.arange(start, stop, dtype=np.int64), d["shape"])
+    ps, acts, rs, cs, extra = d["principals"], d["actions"], d["resources"], d["contexts"], d["extra_tags"]
+    resources = [rs[x] for x in k.tolist()]
+    ctx_col = [cell_context(cs[y], extra.get(r)) for r, y in zip(resources, c.tolist())]
+    out = np.empty(stop - start, dtype=np.uint8)
+    ctx.engines["engine"].evaluate_batch([ps[x] for x in i.tolist()], [acts[x] for x in j.tolist()], resources,
+                                         ctx_col if any(ctx_col) else None, out=out)
+    return out
 
 
 @dataclass
@@ -227,7 +251,7 @@ class Matrix:
                 writer.write_table(table)
 
 
-def matrix(account, space: Space, *, compress: bool = True, progress=None) -> Matrix:
+def matrix(account, space: Space, *, compress: bool = True, progress=None, backend=None) -> Matrix:
     """The access matrix of ``account`` over ``space`` (resolve a space file with
     :func:`lexauthz.analysis.resolve_space` first).
 
@@ -241,6 +265,9 @@ def matrix(account, space: Space, *, compress: bool = True, progress=None) -> Ma
     >>> m = matrix(acct, resolve_space({"contexts": [{}]}, [acct]))
     >>> m.counts()["allowed"] == len([a for a in m.space.actions if a.startswith("lex:Get")])
     True
+
+    ``backend`` runs the cube's slices elsewhere (a :class:`~lexauthz.analysis.dask_backend.DaskBackend`); the
+    matrix is the same.
     """
     view = AccountView(account, inventory_tags=space.inventory_tags)
     if compress:
@@ -250,7 +277,7 @@ def matrix(account, space: Space, *, compress: bool = True, progress=None) -> Ma
     else:
         pc, ac, rc = (identity_classes(len(space.principals)), identity_classes(len(space.actions)),
                       identity_classes(len(space.resources)))
-    codes = product_codes(view, space, pc, ac, rc, progress)
+    codes = product_codes(view, space, pc, ac, rc, progress, backend)
     return Matrix(space, pc, ac, rc, codes, view.engine.revision, compress)
 
 

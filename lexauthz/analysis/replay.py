@@ -24,6 +24,7 @@ The summary holds:
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import IO, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..decision import Decision
+from .cluster import LocalBackend, TaskContext, backend_of, chunks, split
 from .query import statement_dict
 
 __all__ = ["Replay", "replay", "DYNAMIC_KEYS", "referenced_keys"]
@@ -96,6 +98,121 @@ class _Group:
         self.notes.update(ev.notes)
         if ev.denied_by:
             self.denied_by.add(ev.denied_by)
+
+    def merge(self, later: "_Group") -> None:
+        """Take in the same group's events of a later slice of the log."""
+        self.events += later.events
+        if later.first_seen and (not self.first_seen or later.first_seen < self.first_seen):
+            self.first_seen = later.first_seen
+        if later.last_seen > self.last_seen:
+            self.last_seen = later.last_seen
+        self.samples.extend(later.samples[:_SAMPLES - len(self.samples)])
+        self.notes |= later.notes
+        self.denied_by |= later.denied_by
+
+
+@dataclass
+class _Scan:
+    """What reading one slice of the log gives: its groups, skips and the translator's findings."""
+
+    groups: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+    skip_samples: dict = field(default_factory=dict)
+    fatal: list = field(default_factory=list)
+    events: int = 0
+    seen: int = 0
+    flagged: list = field(default_factory=list)
+
+    def merge(self, later: "_Scan") -> None:
+        """Take in the scan of the next slice (slices merged in log order give the scan of the whole log)."""
+        for gk, g in later.groups.items():
+            mine = self.groups.get(gk)
+            if mine is None:
+                self.groups[gk] = g
+            else:
+                mine.merge(g)
+        for reason, n in later.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        for reason, locs in later.skip_samples.items():
+            mine = self.skip_samples.setdefault(reason, [])
+            mine.extend(locs[:_SAMPLES - len(mine)])
+        self.fatal.extend(later.fatal)
+        self.events += later.events
+        self.seen += later.seen
+        self.flagged.extend(later.flagged)
+
+
+def _scan(tr, keep_low: frozenset, records: Iterable, progress=None) -> _Scan:
+    from ..cloudtrail import Skip
+
+    out = _Scan()
+    groups, skipped, skip_samples, fatal = out.groups, out.skipped, out.skip_samples, out.fatal
+    events = seen = 0
+    for item in records:
+        seen += 1
+        if progress is not None and seen % 10_000 == 0:
+            progress(10_000)
+        ev = item if isinstance(item, Skip) else tr.translate(item)
+        if isinstance(ev, Skip):
+            skipped[ev.reason] = skipped.get(ev.reason, 0) + 1
+            locs = skip_samples.setdefault(ev.reason, [])
+            if len(locs) < _SAMPLES:
+                locs.append(f"{ev.location}: {ev.detail}" if ev.detail else ev.location)
+            if ev.fatal:
+                fatal.append({"reason": ev.reason, "location": ev.location, "detail": ev.detail})
+            continue
+        events += 1
+        dyn = tuple((k, v) for k, v in ev.dynamic if k.lower() in keep_low)
+        gk = (ev.key, dyn, ev.outcome)
+        g = groups.get(gk)
+        if g is None:
+            g = groups[gk] = _Group(ev.key, dyn, ev.outcome, identity_type=ev.identity_type, principal=ev.principal,
+                                    policy_principal=ev.policy_principal)
+        g.add(ev)
+    if progress is not None and seen % 10_000:
+        progress(seen % 10_000)
+    out.events, out.seen = events, seen
+    out.flagged = tr.flagged()
+    return out
+
+
+def scan_files(ctx: TaskContext, files: list[str]) -> _Scan:
+    """A task of a replay on a backend: the scan of a slice of the trail files."""
+    from ..cloudtrail import read_records
+
+    return _scan(ctx.data["translator"].fork(), ctx.data["keep"], read_records(files))
+
+
+def trail_slices(trails: Sequence, parts: int) -> tuple[list, list[list[str]]]:
+    """The fatal skips of trail paths that do not exist, and the files under the others cut into at most ``parts``
+    consecutive slices (in :func:`lexauthz.cloudtrail.read_records` order)."""
+    from ..cloudtrail import Skip, trail_files
+
+    paths = [os.fspath(p) for p in trails]
+    missing = [Skip("S_NO_SUCH_PATH", p, "the path does not exist", fatal=True) for p in paths
+               if not os.path.exists(p)]
+    files = trail_files(p for p in paths if os.path.exists(p))
+    return missing, split(files, parts)
+
+
+def read_log(scan, task, data: dict, records, trails, backend):
+    """``scan`` of ``records``; or of the files under ``trails``, here, or in consecutive slices of files by ``task``
+    on ``backend``'s workers (with the run's ``data``), the slices' results merged in file order."""
+    if (records is None) == (trails is None):
+        raise ValueError("give records or trails, not both")
+    if records is not None:
+        return scan(records)
+    be = backend_of(backend)
+    if isinstance(be, LocalBackend):
+        from ..cloudtrail import read_records
+
+        return scan(read_records(trails))
+    missing, slices = trail_slices(trails, 4 * be.workers)
+    total = scan(missing)
+    with be.run({}, data) as run:
+        for part in run.map(task, [(files,) for files in slices]):
+            total.merge(part)
+    return total
 
 
 @dataclass
@@ -164,14 +281,29 @@ def _call_decision(codes: Sequence[int]) -> Decision:
     return Decision.ALLOW
 
 
-def _decide(engine, requests: list) -> np.ndarray:
-    out = np.empty(len(requests), dtype=np.uint8)
-    for start in range(0, len(requests), _BATCH):
-        part = requests[start:start + _BATCH]
-        ctx = [r.context.to_dict() for r in part]
-        engine.evaluate_batch([r.principal for r in part], [r.action for r in part], [r.resource for r in part],
-                              ctx if any(ctx) else None, resource_accounts=[r.resource_account for r in part],
-                              out=out[start:start + len(part)])
+def _decide(engines: dict, requests: list, backend) -> dict:
+    """The decision codes of ``requests`` with each engine (by name), in slices on ``backend``."""
+    data = {"principals": [r.principal for r in requests], "actions": [r.action for r in requests],
+            "resources": [r.resource for r in requests], "contexts": [r.context.to_dict() for r in requests],
+            "resource_accounts": [r.resource_account for r in requests]}
+    be = backend_of(backend)
+    size = _BATCH if isinstance(be, LocalBackend) else max(1024, min(_BATCH, -(-len(requests) // (2 * be.workers))))
+    tasks = [(name, start, stop) for name in engines for start, stop in chunks(len(requests), size)]
+    out = {name: np.empty(len(requests), dtype=np.uint8) for name in engines}
+    with be.run(engines, data) as run:
+        for (name, start, stop), codes in zip(tasks, run.map(decide_slice, tasks)):
+            out[name][start:stop] = codes
+    return out
+
+
+def decide_slice(ctx: TaskContext, name: str, start: int, stop: int) -> np.ndarray:
+    """A task of a replay: the decisions of distinct requests ``start:stop`` with engine ``name``."""
+    d = ctx.data
+    ctxs = d["contexts"][start:stop]
+    out = np.empty(stop - start, dtype=np.uint8)
+    ctx.engines[name].evaluate_batch(d["principals"][start:stop], d["actions"][start:stop],
+                                     d["resources"][start:stop], ctxs if any(ctxs) else None,
+                                     resource_accounts=d["resource_accounts"][start:stop], out=out)
     return out
 
 
@@ -199,8 +331,8 @@ def _missing(engine, requests: tuple) -> list[str]:
     return keys
 
 
-def replay(account, records: Iterable, *, candidates: Sequence[tuple[str, object]] = (), progress=None,
-           translator=None) -> Replay:
+def replay(account, records: Iterable | None = None, *, trails: Sequence | None = None,
+           candidates: Sequence[tuple[str, object]] = (), progress=None, translator=None, backend=None) -> Replay:
     """Replay CloudTrail ``records`` against ``account`` and each ``(name, candidate account)``.
 
     Parameters
@@ -210,19 +342,25 @@ def replay(account, records: Iterable, *, candidates: Sequence[tuple[str, object
     records:
         An iterable of :class:`lexauthz.cloudtrail.Record` and :class:`~lexauthz.cloudtrail.Skip` (for example
         :func:`lexauthz.cloudtrail.read_records` over trail paths), or plain record mappings.
+    trails:
+        Instead of ``records``: trail files and folders, read here or, on a ``backend`` with workers, in slices of
+        files by the workers (who must see the same paths).
     candidates:
         Named candidate accounts (another account file, or :func:`lexauthz.analysis.with_changes` of ``account``).
     progress:
         Called with the number of records read, now and then.
     translator:
         A :class:`lexauthz.cloudtrail.Translator` to reuse (default: one over ``account``).
+    backend:
+        Where the trails are read and the distinct requests decided (:mod:`lexauthz.analysis.cluster`; this process
+        by default): the result is the same.
 
     Returns
     -------
     Replay
         The records and the summary (see the module text).
     """
-    from ..cloudtrail import Skip, Translator
+    from ..cloudtrail import Translator
 
     tr = translator if translator is not None else Translator(account)
     names = tuple(name for name, _ in candidates)
@@ -233,45 +371,19 @@ def replay(account, records: Iterable, *, candidates: Sequence[tuple[str, object
     keep = tuple(k for k in DYNAMIC_KEYS if k.lower() in wanted)
     keep_low = {k.lower() for k in keep}
 
-    groups: dict[tuple, _Group] = {}
-    skipped: dict[str, int] = {}
-    skip_samples: dict[str, list[str]] = {}
-    fatal: list[dict] = []
-    events = 0
-    seen = 0
-    for item in records:
-        seen += 1
-        if progress is not None and seen % 10_000 == 0:
-            progress(10_000)
-        if isinstance(item, Skip):
-            ev = item
-        else:
-            ev = tr.translate(item)
-        if isinstance(ev, Skip):
-            skipped[ev.reason] = skipped.get(ev.reason, 0) + 1
-            locs = skip_samples.setdefault(ev.reason, [])
-            if len(locs) < _SAMPLES:
-                locs.append(f"{ev.location}: {ev.detail}" if ev.detail else ev.location)
-            if ev.fatal:
-                fatal.append({"reason": ev.reason, "location": ev.location, "detail": ev.detail})
-            continue
-        events += 1
-        dyn = tuple((k, v) for k, v in ev.dynamic if k.lower() in keep_low)
-        gk = (ev.key, dyn, ev.outcome)
-        g = groups.get(gk)
-        if g is None:
-            g = groups[gk] = _Group(ev.key, dyn, ev.outcome, identity_type=ev.identity_type, principal=ev.principal,
-                                    policy_principal=ev.policy_principal)
-        g.add(ev)
-    if progress is not None and seen % 10_000:
-        progress(seen % 10_000)
-
+    keep_set = frozenset(keep_low)
+    scan = read_log(lambda recs: _scan(tr, keep_set, recs, progress), scan_files,
+                    {"translator": tr, "keep": keep_set}, records, trails, backend)
+    tr.absorb(scan.flagged)
+    groups, skipped, skip_samples, fatal, events, seen = (scan.groups, scan.skipped, scan.skip_samples, scan.fatal,
+                                                          scan.events, scan.seen)
     glist = sorted(groups.values(), key=lambda g: (g.principal, repr(g.key), g.dynamic, g.observed))
     calls = [tr.requests(g.key, g.dynamic) for g in glist]
     flat = [r for c in calls for r in c]
     bounds = np.cumsum([0] + [len(c) for c in calls])
     engines = [acc.engine() for acc in sides]
-    codes = [_decide(e, flat) for e in engines]
+    by_name = _decide({f"side-{i}": e for i, e in enumerate(engines)}, flat, backend)
+    codes = [by_name[f"side-{i}"] for i in range(len(engines))]
 
     records_out: list[dict] = []
     fidelity = {"compared_events": 0, "agree_events": 0, "disagree_events": 0, "unknown_events": 0, "causes": {}}

@@ -20,11 +20,13 @@ added.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..errors import RequestError
+from .cluster import TaskContext
+from .replay import read_log
 
 __all__ = ["Unused", "unused", "parse_window", "granted_actions"]
 
@@ -75,7 +77,7 @@ def _actor(data) -> str | None:
     return None
 
 
-def granted_actions(account, principals: list[str], *, max_contexts: int = 64) -> dict[str, list[str]]:
+def granted_actions(account, principals: list[str], *, max_contexts: int = 64, backend=None) -> dict[str, list[str]]:
     """Per principal, the Lex actions allowed on at least one inventory resource in at least one of the witness
     contexts of the account's conditions (:mod:`lexauthz.analysis.contexts`): a grant that holds only from an
     office address or with MFA is still a grant."""
@@ -86,7 +88,7 @@ def granted_actions(account, principals: list[str], *, max_contexts: int = 64) -
         return {}
     space = resolve_space({"principals": list(principals), "actions": ["lex:*"], "context_mode": "witnesses",
                            "max_contexts": max_contexts}, [account])
-    m = matrix(account, space)
+    m = matrix(account, space, backend=backend)
     allowed = (m.codes == 1).any(axis=(2, 3))  # (principal classes, action classes)
     pi, ai = m.principal_classes.index, m.action_classes.index
     out: dict[str, list[str]] = {}
@@ -97,41 +99,34 @@ def granted_actions(account, principals: list[str], *, max_contexts: int = 64) -
 
 
 @dataclass
-class Unused:
-    """The findings (Access Analyzer shapes, sorted by resource) and a summary."""
+class _Use:
+    """What one slice of the log shows: the last use of each (principal, action), confirmed or not, each principal's
+    last activity, skips and counts."""
 
-    findings: list[dict]
-    principals: list[dict]
-    summary: dict
+    used: dict = field(default_factory=dict)
+    unconfirmed: dict = field(default_factory=dict)
+    activity: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+    events: int = 0
+    in_window: int = 0
+
+    def merge(self, other: "_Use") -> None:
+        for mine, theirs in ((self.used, other.used), (self.unconfirmed, other.unconfirmed),
+                             (self.activity, other.activity)):
+            for k, t in theirs.items():
+                if k not in mine or t > mine[k]:
+                    mine[k] = t
+        for reason, n in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        self.events += other.events
+        self.in_window += other.in_window
 
 
-def unused(account, records: Iterable, *, since: timedelta = timedelta(days=90), now: datetime | None = None,
-           translator=None) -> Unused:
-    """Unused Lex permissions of the account's users and roles over CloudTrail ``records`` (see the module text).
+def _scan(tr, start: datetime, end: datetime, records: Iterable) -> _Use:
+    from ..cloudtrail import Record, Skip
 
-    Parameters
-    ----------
-    account:
-        The :class:`lexauthz.account.Account`.
-    records:
-        :class:`lexauthz.cloudtrail.Record` / :class:`~lexauthz.cloudtrail.Skip` items, e.g.
-        :func:`lexauthz.cloudtrail.read_records`.
-    since:
-        The window: events older than ``now - since`` are not use.
-    now:
-        The end of the window (default: the clock).
-    """
-    from ..cloudtrail import Record, Skip, Translator, is_logged
-
-    tr = translator if translator is not None else Translator(account)
-    end = now if now is not None else datetime.now(timezone.utc)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=timezone.utc)
-    start = end - since
-    used: dict[tuple[str, str], datetime] = {}
-    unconfirmed: dict[tuple[str, str], datetime] = {}
-    activity: dict[str, datetime] = {}
-    skipped: dict[str, int] = {}
+    out = _Use()
+    used, unconfirmed, activity, skipped = out.used, out.unconfirmed, out.activity, out.skipped
     events = in_window = 0
     for item in records:
         if isinstance(item, Skip):
@@ -159,6 +154,61 @@ def unused(account, records: Iterable, *, since: timedelta = timedelta(days=90),
         for req in tr.requests(ev.key, ()):
             k = (who, req.action)
             target[k] = max(target.get(k, t), t)
+    out.events, out.in_window = events, in_window
+    return out
+
+
+def scan_files(ctx: TaskContext, files: list[str]) -> _Use:
+    """A task of :func:`unused` on a backend: the use a slice of the trail files shows."""
+    from ..cloudtrail import read_records
+
+    d = ctx.data
+    return _scan(d["translator"].fork(), d["start"], d["end"], read_records(files))
+
+
+@dataclass
+class Unused:
+    """The findings (Access Analyzer shapes, sorted by resource) and a summary."""
+
+    findings: list[dict]
+    principals: list[dict]
+    summary: dict
+
+
+def unused(account, records: Iterable | None = None, *, trails: Sequence | None = None,
+           since: timedelta = timedelta(days=90), now: datetime | None = None, translator=None,
+           backend=None) -> Unused:
+    """Unused Lex permissions of the account's users and roles over CloudTrail ``records`` (see the module text).
+
+    Parameters
+    ----------
+    account:
+        The :class:`lexauthz.account.Account`.
+    records:
+        :class:`lexauthz.cloudtrail.Record` / :class:`~lexauthz.cloudtrail.Skip` items, e.g.
+        :func:`lexauthz.cloudtrail.read_records`.
+    trails:
+        Instead of ``records``: trail files and folders, read here or, on a ``backend`` with workers, in slices of
+        files by the workers (who must see the same paths).
+    since:
+        The window: events older than ``now - since`` are not use.
+    now:
+        The end of the window (default: the clock).
+    backend:
+        Where the trails are read and the grants decided (:mod:`lexauthz.analysis.cluster`; this process by
+        default): the result is the same.
+    """
+    from ..cloudtrail import Translator, is_logged
+
+    tr = translator if translator is not None else Translator(account)
+    end = now if now is not None else datetime.now(timezone.utc)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=timezone.utc)
+    start = end - since
+    use = read_log(lambda recs: _scan(tr, start, end, recs), scan_files, {"translator": tr, "start": start, "end": end},
+                   records, trails, backend)
+    used, unconfirmed, activity, skipped = use.used, use.unconfirmed, use.activity, use.skipped
+    events, in_window = use.events, use.in_window
 
     findings: list[dict] = []
     principals: list[dict] = []
@@ -166,7 +216,7 @@ def unused(account, records: Iterable, *, since: timedelta = timedelta(days=90),
     entities = [(u.arn, "AWS::IAM::User", u.account) for u in store.users] + \
                [(r.arn, "AWS::IAM::Role", r.account) for r in store.roles]
     totals = {"used": 0, "used_unconfirmed": 0, "not_logged": 0, "not_seen": 0}
-    grants = granted_actions(account, [arn for arn, _, _ in entities])
+    grants = granted_actions(account, [arn for arn, _, _ in entities], backend=backend)
     for arn, rtype, owner in sorted(entities):
         granted = grants.get(arn, [])
         actions = []

@@ -161,14 +161,42 @@ class Translator:
         self._cache_size = cache_size
         self._findings: list[dict] = []
         self._flagged: set = set()
+        self._order: list[str] = []  # the subject of each finding
 
     def findings(self) -> list[dict]:
         """Loud findings met so far: ``{"code", "message", "location"}``."""
         return list(self._findings)
 
+    def fork(self) -> "Translator":
+        """A translator over the same stores that shares this one's caches (they depend on keys only) and keeps
+        findings of its own, for one slice of a log (:meth:`absorb` them back in log order)."""
+        other = Translator.__new__(Translator)
+        other.__dict__.update(self.__dict__)
+        other._findings, other._flagged, other._order = [], set(), []
+        return other
+
+    def flagged(self) -> list[tuple[str, dict]]:
+        """The findings with what each is about (a finding is given once per subject), in the order met."""
+        return list(zip(self._order, self._findings))
+
+    def absorb(self, flagged: list[tuple[str, dict]]) -> None:
+        """Take in the :meth:`flagged` findings of a fork, skipping subjects already flagged here."""
+        for once, finding in flagged:
+            if once not in self._flagged:
+                self._flagged.add(once)
+                self._order.append(once)
+                self._findings.append(finding)
+
+    def __getstate__(self):
+        # caches are rebuilt where the translator goes; findings stay where they were met
+        state = dict(self.__dict__)
+        state.update(_cache={}, _known=set(), _findings=[], _flagged=set(), _order=[])
+        return state
+
     def _flag(self, code: str, message: str, location: str, once: str) -> None:
         if once not in self._flagged:
             self._flagged.add(once)
+            self._order.append(once)
             self._findings.append({"code": code, "message": message, "location": location})
 
     def translate(self, record: Record | Mapping, location: str = "") -> Event | Skip:
