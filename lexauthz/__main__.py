@@ -3,4 +3,7 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# the guard matters: worker processes of a local Dask cluster (`--workers N`) are spawned, and a spawned process
+# imports the parent's main module under another name
+if __name__ == "__main__":
+    sys.exit(main())

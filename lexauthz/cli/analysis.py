@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Any
 
+from ._backend import add_backend_flags, backend_for
 from ._common import (EXIT_FAILURE, EXIT_MISMATCH, EXIT_OK, CliError, UsageError, add_output_flags, check_out,
                       open_out, read_policy_arg)
 
@@ -38,6 +39,7 @@ def register(sub) -> None:
     m.add_argument("--report", default=None, metavar="FILE.html", help="write the HTML report")
     m.add_argument("--timestamp", default=None, metavar="TEXT", help="a time stamp printed in the report")
     add_output_flags(m, ("json", "table", "text"), "json")
+    add_backend_flags(m)
     m.set_defaults(func=run_matrix, _parser=m)
 
     w = sub.add_parser("who-can", help="which principals may do actions on a resource",
@@ -90,6 +92,7 @@ def register(sub) -> None:
     d.add_argument("--timestamp", default=None, metavar="TEXT", help="a time stamp printed in the report")
     d.add_argument("--fail-on-change", action="store_true", help="exit 2 when some cell changed")
     add_output_flags(d, ("json", "table", "text"), "json")
+    add_backend_flags(d)
     d.set_defaults(func=run_diff, _parser=d)
 
     n = sub.add_parser("check-no-new-access", help="Access Analyzer CheckNoNewAccess, exact, with witnesses",
@@ -228,7 +231,9 @@ def run_matrix(args) -> int:
     account = _load(args.account)
     space = _space(args.space, [account])
     try:
-        m = matrix(account, space, compress=not args.no_compress, progress=stderr_progress(space.cells, "cells"))
+        with backend_for(args) as backend:
+            m = matrix(account, space, compress=not args.no_compress, progress=stderr_progress(space.cells, "cells"),
+                       backend=backend)
         if args.out:
             m.write(args.out)
     except RequestError as exc:
@@ -337,6 +342,21 @@ def _pairs(values, flag: str) -> list[tuple[str, str]]:
     return out
 
 
+def _changes(args) -> tuple[list, dict, list]:
+    """The candidate changes ``--add-scp`` and ``--replace-policy`` give: the SCPs to attach ``(target, text,
+    name)``, the new policy documents by name, and the files they came from."""
+    scps, replace, files = [], {}, []
+    for i, (target, value) in enumerate(_pairs(args.add_scp, "--add-scp")):
+        text, name = read_policy_arg(value, f"--add-scp[{i}]")
+        scps.append((target, text, os.path.basename(name) if name.endswith(".json") else f"candidate-scp-{i}"))
+        files.append(name)
+    for i, (name, value) in enumerate(_pairs(args.replace_policy, "--replace-policy")):
+        text, source = read_policy_arg(value, f"--replace-policy[{i}]")
+        replace[name] = text
+        files.append(source)
+    return scps, replace, files
+
+
 def _after(args, before):
     from ..analysis.changes import with_changes
     from ..errors import RequestError
@@ -350,16 +370,7 @@ def _after(args, before):
     if not changes:
         raise UsageError("give --after ACCOUNT or candidate changes (--add-scp, --replace-policy, "
                          "--remove-from-group)", code="E_USAGE")
-    scps, files = [], []
-    for i, (target, value) in enumerate(_pairs(args.add_scp, "--add-scp")):
-        text, name = read_policy_arg(value, f"--add-scp[{i}]")
-        scps.append((target, text, os.path.basename(name) if name.endswith(".json") else f"candidate-scp-{i}"))
-        files.append(name)
-    replace = {}
-    for i, (name, value) in enumerate(_pairs(args.replace_policy, "--replace-policy")):
-        text, source = read_policy_arg(value, f"--replace-policy[{i}]")
-        replace[name] = text
-        files.append(source)
+    scps, replace, files = _changes(args)
     try:
         acc = with_changes(before, add_scps=scps, replace_policies=replace,
                            remove_memberships=_pairs(args.remove_from_group, "--remove-from-group"))
@@ -393,7 +404,9 @@ def run_diff(args) -> int:
     before = _load(args.before)
     after, after_sources = _after(args, before)
     space = _space(args.space, [before, after])
-    d = diff(before, after, space, witnesses=args.witnesses, progress=stderr_progress(2 * space.cells, "cells"))
+    with backend_for(args) as backend:
+        d = diff(before, after, space, witnesses=args.witnesses, progress=stderr_progress(2 * space.cells, "cells"),
+                 backend=backend)
     s = d.summary["summary"]
     if args.report:
         from ..analysis.report import diff_report

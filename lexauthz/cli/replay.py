@@ -17,7 +17,8 @@ import sys
 
 from ._common import (EXIT_MISMATCH, EXIT_OK, CliError, UsageError, add_output_flags, check_out, open_out,
                       read_policy_arg)
-from .analysis import _check_report, _coded, _load, _pairs, _write_text
+from ._backend import add_backend_flags, backend_for
+from .analysis import _changes, _check_report, _coded, _load, _write_text
 
 __all__ = ["register"]
 
@@ -50,6 +51,7 @@ def register(sub) -> None:
                    help="one line per event (its id, time and file) instead of one per distinct request; the trails "
                         "are read a second time")
     add_output_flags(r, ("json", "text"), "json")
+    add_backend_flags(r)
     r.set_defaults(func=run_replay, _parser=r)
 
     u = sub.add_parser("unused", help="Lex permissions no successful CloudTrail event used, as Access Analyzer "
@@ -67,15 +69,25 @@ def register(sub) -> None:
                                                              "of the findings")
     u.add_argument("--fail-on-findings", action="store_true", help="exit 2 when there are findings")
     add_output_flags(u, ("json", "text"), "json")
+    add_backend_flags(u)
     u.set_defaults(func=run_unused, _parser=u)
+
+
+def _check_trails(paths) -> None:
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise CliError("E_NO_SUCH_FILE", f"trail `{missing[0]}` does not exist")
+
+
+def _check_fatal(summary: dict) -> None:
+    for f in summary.get("fatal", ()):
+        raise CliError(f["reason"], f"{f['location']}: {f['detail']}")
 
 
 def _records(paths):
     from ..cloudtrail import Skip, read_records
 
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise CliError("E_NO_SUCH_FILE", f"trail `{missing[0]}` does not exist")
+    _check_trails(paths)
     for item in read_records(paths):
         if isinstance(item, Skip) and item.fatal:
             raise CliError(item.reason, f"{item.location}: {item.detail}")
@@ -98,15 +110,9 @@ def _candidates(args, current) -> tuple[list, list]:
         text, name = read_policy_arg("file://" + path if not path.startswith("file://") else path, f"--scp[{i}]")
         add.append((target, text, os.path.basename(name)))
         files.append(name)
-    for i, (target, value) in enumerate(_pairs(args.add_scp, "--add-scp")):
-        text, name = read_policy_arg(value, f"--add-scp[{i}]")
-        add.append((target, text, os.path.basename(name) if name.endswith(".json") else f"candidate-scp-{i}"))
-        files.append(name)
-    replace = {}
-    for i, (name, value) in enumerate(_pairs(args.replace_policy, "--replace-policy")):
-        text, source = read_policy_arg(value, f"--replace-policy[{i}]")
-        replace[name] = text
-        files.append(source)
+    more, replace, more_files = _changes(args)
+    add += more
+    files += more_files
     if add or replace:
         try:
             out.append(("candidate", with_changes(current, add_scps=add, replace_policies=replace)))
@@ -130,8 +136,11 @@ def run_replay(args) -> int:
     _check_report(args.report)
     current = _load(args.account)
     cands, files = _candidates(args, current)
-    result = replay(current, _records(args.trails), candidates=cands)
+    _check_trails(args.trails)
+    with backend_for(args) as backend:
+        result = replay(current, trails=args.trails, candidates=cands, backend=backend)
     s = result.summary
+    _check_fatal(s)
     if args.report:
         from ..analysis.report import replay_report
 
@@ -182,7 +191,10 @@ def run_unused(args) -> int:
         except ValueError:
             raise UsageError(f"--now `{args.now}` is not an ISO 8601 time", code="E_BAD_TIME") from None
     account = _load(args.account)
-    result = unused(account, _records(args.trails), since=window, now=now)
+    _check_trails(args.trails)
+    with backend_for(args) as backend:
+        result = unused(account, trails=args.trails, since=window, now=now, backend=backend)
+    _check_fatal(result.summary)
     rows = result.principals if args.principals else result.findings
     with open_out(args) as out:
         for x in rows:
