@@ -1,0 +1,86 @@
+"""Bulk runs on a local Dask cluster of 2 worker processes against one process (group ``dask``).
+
+- ``replay``: :func:`lexauthz.analysis.replay.replay` over the trail files of ``bench_replay`` (decode, translate,
+  group, decide; ``LEXAUTHZ_BENCH_REPLAY_FILES`` x ``LEXAUTHZ_BENCH_REPLAY_PER_FILE`` events, default 10^5; the
+  issue's size is 10^4 x 1,000), in one process and with the files cut into slices for the workers;
+- ``matrix``: the uncompressed access matrix (every cell decided) of ``bench_analysis``'s account on a slice of
+  ``LEXAUTHZ_BENCH_DASK_CELLS`` cells (default about 3 x 10^6), in one process and on the workers.
+
+The speed-up of each pair is in the summary.  Each Dask round includes shipping the engines to the workers (one
+load per worker and run), the cluster's start does not: it is started once, as a user's cluster is.  On this
+machine's 2 cores the workers compete with the client process that merges their results.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from benchmarks.bench_analysis import build_account
+from benchmarks.bench_replay import accounts, trail  # noqa: F401 - the shared fixtures
+from benchmarks.conftest import SUMMARY
+
+pytest.importorskip("distributed")
+
+CELLS = int(os.environ.get("LEXAUTHZ_BENCH_DASK_CELLS", "3000000"))
+_TIMES: dict = {}
+
+
+@pytest.fixture(scope="module")
+def backend():
+    from lexauthz.analysis.dask_backend import DaskBackend
+
+    with DaskBackend.local(2) as be:
+        yield be
+
+
+def _speedup(name: str) -> None:
+    one, two = _TIMES.get((name, "one")), _TIMES.get((name, "dask"))
+    if one and two:
+        SUMMARY.setdefault("dask", {})[f"{name}_speedup_2_workers"] = round(one / two, 2)
+
+
+@pytest.mark.parametrize("where", ["one", "dask"])
+def test_replay_trails(benchmark, trail, accounts, backend, where):  # noqa: F811 - fixtures
+    from lexauthz.analysis.replay import replay
+
+    root, paths = trail
+    acct = accounts["time-read"]
+    be = backend if where == "dask" else None
+    out = replay(acct, trails=[root], backend=be)
+    assert out.summary["events"] == len(paths) * int(os.environ.get("LEXAUTHZ_BENCH_REPLAY_PER_FILE", "1000"))
+    benchmark.group = "dask"
+    benchmark.pedantic(lambda: replay(acct, trails=[root], backend=be), rounds=3, iterations=1)
+    med = benchmark.stats.stats.median
+    rate = out.summary["events"] / med
+    benchmark.extra_info.update({"events": out.summary["events"], "files": len(paths), "events_per_s": round(rate)})
+    SUMMARY.setdefault("dask", {})[f"replay_{where}_events_per_s"] = round(rate)
+    _TIMES[("replay", where)] = med
+    _speedup("replay")
+
+
+@pytest.fixture(scope="module")
+def matrix_slice():
+    from lexauthz.analysis import Space, resolve_space
+
+    acc, _ = build_account(1000, 10000)
+    acc.engine()
+    space = resolve_space({"principals": ["known"], "actions": ["lex:*"], "contexts": [{}]}, [acc])
+    n_r = max(1, min(len(space.resources), CELLS // (len(space.actions) * 100)))
+    return acc, Space(space.principals[:100], space.actions, space.resources[:n_r], space.contexts)
+
+
+@pytest.mark.parametrize("where", ["one", "dask"])
+def test_matrix_uncompressed(benchmark, matrix_slice, backend, where):
+    from lexauthz.analysis.matrix import matrix
+
+    acc, part = matrix_slice
+    be = backend if where == "dask" else None
+    benchmark.group = "dask"
+    m = benchmark.pedantic(lambda: matrix(acc, part, compress=False, backend=be), rounds=3, iterations=1)
+    med = benchmark.stats.stats.median
+    rate = part.cells / med
+    benchmark.extra_info.update({"cells": part.cells, "cells_per_s": round(rate), "allowed": m.counts()["allowed"]})
+    SUMMARY.setdefault("dask", {})[f"matrix_{where}_cells_per_s"] = round(rate)
+    _TIMES[("matrix", where)] = med
+    _speedup("matrix")
