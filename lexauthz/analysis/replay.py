@@ -215,6 +215,31 @@ def read_log(scan, task, data: dict, records, trails, backend):
     return total
 
 
+class _Sessions(dict):
+    """Session tags by access key id, from one slice of the log."""
+
+    def merge(self, later: dict) -> None:
+        self.update(later)
+
+
+def scan_sessions(ctx: TaskContext, files: list[str]) -> _Sessions:
+    """A task of a session join: the ``sts:AssumeRole`` session tags in a slice of the trail files."""
+    from ..cloudtrail import read_records, session_tags
+
+    return _Sessions(session_tags(read_records(files)))
+
+
+def join_sessions(tr, records, trails, backend) -> None:
+    """Teach ``tr`` the session tags of the log's ``sts:AssumeRole`` events: a first read of the log (``records``
+    must then be a collection, not a one-shot iterator)."""
+    from ..cloudtrail import session_tags
+
+    if records is not None and iter(records) is records:
+        raise ValueError("joining sessions reads the log twice: give trails or a list of records")
+    tr.add_sessions(read_log(lambda recs: _Sessions(session_tags(recs)), scan_sessions, {}, records, trails,
+                             backend))
+
+
 @dataclass
 class Replay:
     """The result of :func:`replay`: ``records`` (JSON-ready dicts, sorted) and ``summary``."""
@@ -332,7 +357,8 @@ def _missing(engine, requests: tuple) -> list[str]:
 
 
 def replay(account, records: Iterable | None = None, *, trails: Sequence | None = None,
-           candidates: Sequence[tuple[str, object]] = (), progress=None, translator=None, backend=None) -> Replay:
+           candidates: Sequence[tuple[str, object]] = (), progress=None, translator=None, backend=None,
+           sessions: bool = False) -> Replay:
     """Replay CloudTrail ``records`` against ``account`` and each ``(name, candidate account)``.
 
     Parameters
@@ -354,6 +380,9 @@ def replay(account, records: Iterable | None = None, *, trails: Sequence | None 
     backend:
         Where the trails are read and the distinct requests decided (:mod:`lexauthz.analysis.cluster`; this process
         by default): the result is the same.
+    sessions:
+        First read the log's ``sts:AssumeRole`` events and give each assumed-role session they made its session tags
+        (:func:`lexauthz.cloudtrail.session_tags`); without it such sessions carry ``session_tags_unknown``.
 
     Returns
     -------
@@ -363,6 +392,8 @@ def replay(account, records: Iterable | None = None, *, trails: Sequence | None 
     from ..cloudtrail import Translator
 
     tr = translator if translator is not None else Translator(account)
+    if sessions:
+        join_sessions(tr, records, trails, backend)
     names = tuple(name for name, _ in candidates)
     if len(set(names)) != len(names):
         raise ValueError("candidate names must be distinct")

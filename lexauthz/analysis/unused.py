@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 from ..errors import RequestError
 from .cluster import TaskContext
-from .replay import read_log
+from .replay import join_sessions, read_log
 
 __all__ = ["Unused", "unused", "parse_window", "granted_actions"]
 
@@ -177,7 +177,7 @@ class Unused:
 
 def unused(account, records: Iterable | None = None, *, trails: Sequence | None = None,
            since: timedelta = timedelta(days=90), now: datetime | None = None, translator=None,
-           backend=None) -> Unused:
+           backend=None, sessions: bool = False) -> Unused:
     """Unused Lex permissions of the account's users and roles over CloudTrail ``records`` (see the module text).
 
     Parameters
@@ -197,10 +197,15 @@ def unused(account, records: Iterable | None = None, *, trails: Sequence | None 
     backend:
         Where the trails are read and the grants decided (:mod:`lexauthz.analysis.cluster`; this process by
         default): the result is the same.
+    sessions:
+        First read the log's ``sts:AssumeRole`` events for the session tags of the sessions they made (see
+        :func:`lexauthz.analysis.replay.replay`).
     """
     from ..cloudtrail import Translator, is_logged
 
     tr = translator if translator is not None else Translator(account)
+    if sessions:
+        join_sessions(tr, records, trails, backend)
     end = now if now is not None else datetime.now(timezone.utc)
     if end.tzinfo is None:
         end = end.replace(tzinfo=timezone.utc)

@@ -23,6 +23,10 @@ from .analysis import _changes, _check_report, _coded, _load, _write_text
 __all__ = ["register"]
 
 
+_JOIN_HELP = ("first read the trails' sts:AssumeRole events (a second read of the trails) and give the assumed-role "
+              "sessions they made their session tags, joined by access key id")
+
+
 def register(sub) -> None:
     r = sub.add_parser("replay", help="replay CloudTrail Lex events against the account and candidates",
                        description="Turn every Lex event of the trails into the IAM requests AWS made for it, group "
@@ -50,6 +54,7 @@ def register(sub) -> None:
     r.add_argument("--per-event", action="store_true",
                    help="one line per event (its id, time and file) instead of one per distinct request; the trails "
                         "are read a second time")
+    r.add_argument("--join-sessions", action="store_true", help=_JOIN_HELP)
     add_output_flags(r, ("json", "text"), "json")
     add_backend_flags(r)
     r.set_defaults(func=run_replay, _parser=r)
@@ -68,6 +73,7 @@ def register(sub) -> None:
     u.add_argument("--principals", action="store_true", help="print every principal's per-action evidence instead "
                                                              "of the findings")
     u.add_argument("--fail-on-findings", action="store_true", help="exit 2 when there are findings")
+    u.add_argument("--join-sessions", action="store_true", help=_JOIN_HELP)
     add_output_flags(u, ("json", "text"), "json")
     add_backend_flags(u)
     u.set_defaults(func=run_unused, _parser=u)
@@ -138,7 +144,7 @@ def run_replay(args) -> int:
     cands, files = _candidates(args, current)
     _check_trails(args.trails)
     with backend_for(args) as backend:
-        result = replay(current, trails=args.trails, candidates=cands, backend=backend)
+        result = replay(current, trails=args.trails, candidates=cands, backend=backend, sessions=args.join_sessions)
     s = result.summary
     _check_fatal(s)
     if args.report:
@@ -193,7 +199,8 @@ def run_unused(args) -> int:
     account = _load(args.account)
     _check_trails(args.trails)
     with backend_for(args) as backend:
-        result = unused(account, trails=args.trails, since=window, now=now, backend=backend)
+        result = unused(account, trails=args.trails, since=window, now=now, backend=backend,
+                        sessions=args.join_sessions)
     _check_fatal(result.summary)
     rows = result.principals if args.principals else result.findings
     with open_out(args) as out:

@@ -19,6 +19,11 @@ AWSService        ``invokedBy`` (``lex.amazonaws.com``)       none (resource pol
 AWSAccount        ``arn:aws:iam::ACCOUNT:root`` of the caller  none (resource policies)      resource_policy_only
 ================  ==========================================  ===========================  =====================
 
+An assumed-role session's own tags are not in its records.  Given ``sessions`` (:func:`session_tags` of the trails'
+``sts:AssumeRole`` events), a session whose access key id is there gets its session tags as
+``aws:PrincipalTag/<key>`` (over the role's tags of the same key, as IAM applies them) and loses the note
+``session_tags_unknown``.
+
 An assumed-role record without ``sessionIssuer`` is looked up by role name in the account; a name the account does
 not know keeps the root path, gets the note ``role_path_unknown`` and a loud finding (``W_ROLE_PATH_UNKNOWN``).
 Other identity types (``IdentityCenterUser``, ...) are skipped as ``S_UNKNOWN_IDENTITY``.
@@ -35,7 +40,8 @@ from typing import Mapping
 from ..errors import RequestError
 from .read import Record, Skip
 
-__all__ = ["Event", "Translator", "DYNAMIC_KEYS", "LEX_SOURCES", "NOT_LOGGED", "is_logged", "outcome_of"]
+__all__ = ["Event", "Translator", "DYNAMIC_KEYS", "LEX_SOURCES", "NOT_LOGGED", "is_logged", "outcome_of",
+           "session_tags", "session_of"]
 
 #: The per-event context keys, in the order they are written.
 DYNAMIC_KEYS = ("aws:CurrentTime", "aws:EpochTime", "aws:MultiFactorAuthPresent", "aws:SourceIp", "aws:SourceVpce",
@@ -141,6 +147,52 @@ def _is_map(x) -> bool:
     return type(x) is dict or isinstance(x, _AbcMapping)
 
 
+def session_of(data) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """``(access key id, session tags)`` of a successful ``sts:AssumeRole`` record, or ``None``.
+
+    Only ``AssumeRole`` called by an IAM user or the root user counts: its ``requestParameters.tags`` are then all
+    the session's tags (none when it passed none).  A session made by role chaining may inherit the calling
+    session's transitive tags, and ``AssumeRoleWithSAML`` / ``AssumeRoleWithWebIdentity`` take their tags from the
+    assertion, which the record does not hold: those stay unknown."""
+    if not _is_map(data) or data.get("eventSource") != "sts.amazonaws.com" or data.get("eventName") != "AssumeRole":
+        return None
+    if data.get("errorCode"):
+        return None
+    ui = data.get("userIdentity")
+    if not _is_map(ui) or ui.get("type") not in ("IAMUser", "Root"):
+        return None
+    resp = data.get("responseElements")
+    creds = resp.get("credentials") if _is_map(resp) else None
+    akid = creds.get("accessKeyId") if _is_map(creds) else None
+    if not isinstance(akid, str) or not akid:
+        return None
+    params = data.get("requestParameters")
+    tags = params.get("tags", []) if _is_map(params) else []
+    if not isinstance(tags, list):
+        return None
+    out = []
+    for t in tags:
+        k = t.get("key") if _is_map(t) else None
+        v = t.get("value") if _is_map(t) else None
+        if not (isinstance(k, str) and isinstance(v, str)):
+            return None  # a tag the record does not spell out: the session's tags are not known
+        out.append((k, v))
+    return akid, tuple(out)
+
+
+def session_tags(records) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Access key id -> session tags, from the ``sts:AssumeRole`` records among ``records`` (see
+    :func:`session_of`); give the result to :class:`Translator` as ``sessions``."""
+    out: dict = {}
+    for item in records:
+        if isinstance(item, Skip):
+            continue
+        found = session_of(item.data if isinstance(item, Record) else item)
+        if found is not None:
+            out[found[0]] = found[1]
+    return out
+
+
 class Translator:
     """Turns records into :class:`Event` objects and keys into requests, for one account (see the module text).
 
@@ -151,9 +203,11 @@ class Translator:
         one, only what the record says is used.
     cache_size:
         How many keys' requests are kept.
+    sessions:
+        Session tags by access key id (:func:`session_tags`), for assumed-role sessions.
     """
 
-    def __init__(self, account=None, *, cache_size: int = 65536):
+    def __init__(self, account=None, *, cache_size: int = 65536, sessions: Mapping | None = None):
         self._principals = account.principals if account is not None else None
         self._resources = account.resources if account is not None else None
         self._cache: dict = {}
@@ -162,10 +216,15 @@ class Translator:
         self._findings: list[dict] = []
         self._flagged: set = set()
         self._order: list[str] = []  # the subject of each finding
+        self._sessions = dict(sessions) if sessions else {}
 
     def findings(self) -> list[dict]:
         """Loud findings met so far: ``{"code", "message", "location"}``."""
         return list(self._findings)
+
+    def add_sessions(self, sessions: Mapping) -> None:
+        """Learn more session tags by access key id (:func:`session_tags`)."""
+        self._sessions.update(sessions)
 
     def fork(self) -> "Translator":
         """A translator over the same stores that shares this one's caches (they depend on keys only) and keeps
@@ -289,6 +348,11 @@ class Translator:
             ctx["aws:PrincipalArn"] = issuer
             if ui.get("principalId"):
                 ctx["aws:userid"] = str(ui["principalId"])
+            tags = self._sessions.get(ui.get("accessKeyId")) if self._sessions else None
+            if tags is not None:
+                for k, v in tags:
+                    ctx[f"aws:PrincipalTag/{k}"] = v
+                notes = tuple(n for n in notes if n != "session_tags_unknown")
             return arn, issuer, ctx, notes
         if kind == "FederatedUser":
             if not isinstance(arn, str):

@@ -268,3 +268,13 @@ def test_cli_cluster_errors_are_coded(trail):
     assert done.returncode == 1 and "E_USAGE" in done.stderr
     done = _cli("replay", trail, "--account", synth.FIXTURE, "--workers", "2", "--scheduler", "tcp://x:1")
     assert done.returncode == 1 and "not allowed with argument" in done.stderr
+
+
+def test_session_join_on_dask_is_the_one_process_join(backend, tmp_path):
+    acct = synth.session_account()
+    synth.session_trail(str(tmp_path))
+    here = replay(acct, trails=[str(tmp_path)], sessions=True)
+    there = replay(acct, trails=[str(tmp_path)], sessions=True, backend=backend)
+    assert here.summary["fidelity"]["disagree_events"] == 1
+    assert _jsonl(here.records) == _jsonl(there.records)
+    assert json.dumps(here.summary, sort_keys=True) == json.dumps(there.summary, sort_keys=True)

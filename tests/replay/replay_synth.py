@@ -141,3 +141,91 @@ def write_trail(root: str, records: list[dict], per_file: int = 50) -> list[str]
     with gzip.open(os.path.join(digest, f"{ACCOUNT}_CloudTrail-Digest_{REGION}_x.json.gz"), "wt") as fh:
         json.dump({"digestStartTime": "2026-05-20T00:00:00Z", "logFiles": []}, fh)
     return paths
+
+
+# -- session tags: an ABAC role whose sessions get their team from sts:AssumeRole session tags -----------------------
+
+TEAM_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Team"
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+
+
+SESSION_ACCOUNT = {
+    "account": ACCOUNT, "region": REGION,
+    "policies": {
+        "TeamBots": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "lex:DescribeBot", "Resource": f"arn:aws:lex:{REGION}:{ACCOUNT}:bot/*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}}]},
+        "AssumeTeam": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": TEAM_ROLE}]}},
+    "principals": {
+        "users": [{"arn": ALICE, "userId": "AIDAALICE", "policies": ["AssumeTeam"]}],
+        "roles": [{"arn": TEAM_ROLE, "roleId": "AROATEAM", "tags": {"team": "b"}, "policies": ["TeamBots"]}]},
+    "resources": {"bots": [{"id": "BOTA000001", "name": "A", "tags": {"team": "a"}},
+                           {"id": "BOTB000001", "name": "B", "tags": {"team": "b"}}]},
+}
+
+
+def session_account():
+    """A role that may describe the bots of its principal's team (``aws:PrincipalTag/team``; the role's own tag is
+    ``team=b``) and two bots, ``BOTA`` of team ``a`` and ``BOTB`` of team ``b`` (:data:`SESSION_ACCOUNT`)."""
+    from lexauthz.account.native import account_from_dict
+
+    return account_from_dict(SESSION_ACCOUNT)
+
+
+def assume_role(akid: str, session: str, tags: list | None, caller: dict | None = None,
+                t: str = "2026-05-20T08:00:00Z") -> dict:
+    params = {"roleArn": TEAM_ROLE, "roleSessionName": session, "durationSeconds": 3600}
+    if tags is not None:
+        params["tags"] = [{"key": k, "value": v} for k, v in tags]
+    return {"eventVersion": "1.08", "eventTime": t, "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
+            "awsRegion": REGION, "sourceIPAddress": "198.51.100.7", "eventID": f"ev-assume-{session}",
+            "recipientAccountId": ACCOUNT,
+            "userIdentity": caller or {"type": "IAMUser", "principalId": "AIDAALICE", "arn": ALICE,
+                                       "accountId": ACCOUNT, "accessKeyId": "AKIAALICE0000000001",
+                                       "userName": "alice"},
+            "requestParameters": params,
+            "responseElements": {"credentials": {"accessKeyId": akid, "expiration": "May 20, 2026, 9:00:00 AM",
+                                                 "sessionToken": "x"},
+                                 "assumedRoleUser": {"assumedRoleId": f"AROATEAM:{session}",
+                                                     "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Team/{session}"}}}
+
+
+def session_call(akid: str, session: str, bot: str, denied: bool, t: str = "2026-05-20T08:05:00Z") -> dict:
+    rec = {"eventVersion": "1.09", "eventTime": t, "eventSource": "lex.amazonaws.com", "eventName": "DescribeBot",
+           "awsRegion": REGION, "sourceIPAddress": "198.51.100.7", "eventID": f"ev-{session}-{bot}",
+           "recipientAccountId": ACCOUNT, "requestParameters": {"botId": bot},
+           "userIdentity": {"type": "AssumedRole", "principalId": f"AROATEAM:{session}", "accountId": ACCOUNT,
+                            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Team/{session}", "accessKeyId": akid,
+                            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROATEAM",
+                                                                 "arn": TEAM_ROLE, "accountId": ACCOUNT,
+                                                                 "userName": "Team"},
+                                               "attributes": {"creationDate": "2026-05-20T08:00:00Z",
+                                                              "mfaAuthenticated": "false"}}}}
+    if denied:
+        rec["errorCode"] = "AccessDeniedException"
+        rec["errorMessage"] = "not authorized"
+    return rec
+
+
+def session_trail(root: str) -> list[dict]:
+    """Sessions of the Team role, the Lex calls before the sts:AssumeRole events in file order:
+
+    - ``s1`` (tag ``team=a``): BOTA allowed, BOTB denied, as AWS decided with the session tag;
+    - ``s2`` (no AssumeRole in the trail): BOTB allowed by the role's own tag;
+    - ``s3``, made by role chaining with a tag: its tags stay unknown; BOTA allowed (the session tag did it).
+    """
+    chained = {"type": "AssumedRole", "principalId": "AROATEAM:s1", "accountId": ACCOUNT,
+               "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Team/s1", "accessKeyId": "ASIAS1000000000001"}
+    calls = [session_call("ASIAS1000000000001", "s1", "BOTA000001", False),
+             session_call("ASIAS1000000000001", "s1", "BOTB000001", True),
+             session_call("ASIAS2000000000002", "s2", "BOTB000001", False),
+             session_call("ASIAS3000000000003", "s3", "BOTA000001", False)]
+    sts = [assume_role("ASIAS1000000000001", "s1", [("team", "a")]),
+           assume_role("ASIAS3000000000003", "s3", [("team", "a")], caller=chained)]
+    folder = os.path.join(root, "AWSLogs", ACCOUNT, "CloudTrail", REGION, "2026", "05", "20")
+    os.makedirs(folder, exist_ok=True)
+    for name, recs in (("a-lex.json.gz", calls), ("b-sts.json.gz", sts)):
+        with gzip.open(os.path.join(folder, name), "wt", encoding="utf-8") as fh:
+            json.dump({"Records": recs}, fh)
+    return calls + sts
