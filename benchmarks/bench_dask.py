@@ -68,12 +68,20 @@ def test_replay_trails(benchmark, trail, accounts, backend, where):  # noqa: F81
 
 
 @pytest.fixture(scope="module")
-def matrix_slice():
-    from lexauthz.analysis import Space, resolve_space
+def matrix_full():
+    """The what-if issue's account and matrix space (built once for both matrix benchmarks)."""
+    from lexauthz.analysis import resolve_space
 
     acc, _ = build_account(1000, 10000)
     acc.engine()
-    space = resolve_space({"principals": ["known"], "actions": ["lex:*"], "contexts": [{}]}, [acc])
+    return acc, resolve_space({"principals": ["known"], "actions": ["lex:*"], "contexts": [{}]}, [acc])
+
+
+@pytest.fixture(scope="module")
+def matrix_slice(matrix_full):
+    from lexauthz.analysis import Space
+
+    acc, space = matrix_full
     n_r = max(1, min(len(space.resources), CELLS // (len(space.actions) * 100)))
     return acc, Space(space.principals[:100], space.actions, space.resources[:n_r], space.contexts)
 
@@ -92,15 +100,6 @@ def test_matrix_uncompressed(benchmark, matrix_slice, backend, where):
     SUMMARY.setdefault("dask", {})[f"matrix_{where}_cells_per_s"] = round(rate)
     _TIMES[("matrix", where)] = med
     _speedup("matrix")
-
-
-@pytest.fixture(scope="module")
-def matrix_full():
-    from lexauthz.analysis import resolve_space
-
-    acc, _ = build_account(1000, 10000)
-    acc.engine()
-    return acc, resolve_space({"principals": ["known"], "actions": ["lex:*"], "contexts": [{}]}, [acc])
 
 
 @pytest.mark.parametrize("where", ["one", "dask"])

@@ -26,7 +26,7 @@ gives the complete result; a task that fails raises :class:`ClusterError` ``E_TA
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import LexAuthzError
@@ -53,32 +53,35 @@ class ClusterError(LexAuthzError):
         super().__init__(f"{code}: {message}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskContext:
     """What a task function gets besides its own arguments: the run's engines by name and its data."""
 
     engines: Mapping[str, Any]
     data: Mapping[str, Any]
-    cache: dict = field(default_factory=dict)  # per process and run: what tasks of the run may share
 
 
-class Run:
-    """One analysis run on a backend: :meth:`map` its tasks; close it (or use ``with``) when done."""
-
-    def map(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:  # pragma: no cover - interface
-        raise NotImplementedError
+class _Closing:
+    """``close()``, also on leaving a ``with`` block."""
 
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "Run":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-class Backend:
+class Run(_Closing):
+    """One analysis run on a backend: :meth:`map` its tasks; close it (or use ``with``) when done."""
+
+    def map(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Backend(_Closing):
     """Runs the tasks of an analysis (see the module text)."""
 
     name = "backend"
@@ -90,15 +93,6 @@ class Backend:
     def workers(self) -> int:
         """How many task slots the backend has (a partitioning hint)."""
         return 1
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> "Backend":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def backend_of(backend) -> "Backend":

@@ -122,6 +122,8 @@ class DaskRun(Run):
                 while nxt in done:
                     yield done.pop(nxt)
                     nxt += 1
+            if position or done:  # a task never came back: never a partial result
+                raise ClusterError("E_TASK_FAILED", f"{len(position) + len(done)} tasks of the run gave no result")
         finally:
             for f in list(ac.futures):
                 f.cancel()

@@ -75,9 +75,10 @@ def product_codes(view: AccountView, space: Space, pc: Classes, ac: Classes, rc:
     # slices small enough to spread over the workers, large enough that a batch call dominates a task's cost
     size = _BATCH if be.workers == 1 else max(_MIN_TASK, min(_BATCH, -(-n // (4 * be.workers))))
     parts = chunks(n, size)
-    out = np.empty(n, dtype=np.uint8)
+    # a cell no task wrote stays ERROR, never an Allow; a short result stream raises (strict)
+    out = np.full(n, Decision.ERROR.value, dtype=np.uint8)
     with be.run({"engine": view.engine}, data) as run:
-        for (start, stop), codes in zip(parts, run.map(cube_slice, parts)):
+        for (start, stop), codes in zip(parts, run.map(cube_slice, parts), strict=True):
             out[start:stop] = codes
             if progress is not None:
                 progress(stop - start)

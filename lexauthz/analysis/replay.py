@@ -314,9 +314,10 @@ def _decide(engines: dict, requests: list, backend) -> dict:
     be = backend_of(backend)
     size = _BATCH if isinstance(be, LocalBackend) else max(1024, min(_BATCH, -(-len(requests) // (2 * be.workers))))
     tasks = [(name, start, stop) for name in engines for start, stop in chunks(len(requests), size)]
-    out = {name: np.empty(len(requests), dtype=np.uint8) for name in engines}
+    # a request no task decided stays ERROR, never an Allow; a short result stream raises (strict)
+    out = {name: np.full(len(requests), Decision.ERROR.value, dtype=np.uint8) for name in engines}
     with be.run(engines, data) as run:
-        for (name, start, stop), codes in zip(tasks, run.map(decide_slice, tasks)):
+        for (name, start, stop), codes in zip(tasks, run.map(decide_slice, tasks), strict=True):
             out[name][start:stop] = codes
     return out
 
