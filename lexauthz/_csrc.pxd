@@ -40,3 +40,26 @@ cdef extern from "lxa_bits.h" nogil:
     size_t lxa_bits_next(const uint64_t *a, size_t nw, size_t start)
     void lxa_bits_set_many(uint64_t *out, const uint32_t *ids, size_t n)
     void lxa_bits_clear_many(uint64_t *out, const uint32_t *ids, size_t n)
+
+
+# csrc/lxa_tab.h: read-mostly hash tables probed without the GIL, written with it (all `static inline`).
+from cpython.object cimport PyObject
+
+cdef extern from "lxa_tab.h" nogil:
+    ctypedef struct lxa_tab_data:
+        pass
+
+    ctypedef struct lxa_tab:
+        lxa_tab_data *cur
+        size_t limit
+
+    int lxa_tab_init(lxa_tab *t, size_t limit)
+    void lxa_tab_free(lxa_tab *t)
+    size_t lxa_tab_len(const lxa_tab *t)
+    int lxa_str_probeable(PyObject *o)
+    int lxa_str_same(PyObject *x, PyObject *y)
+    const void *lxa_tab_get_str(const lxa_tab *t, PyObject *o)
+    const void *lxa_tab_get3(const lxa_tab *t, uint64_t a, uint64_t b, uint64_t c)
+    int lxa_tab_put_str(lxa_tab *t, PyObject *o, const void *val)
+    int lxa_tab_put3(lxa_tab *t, uint64_t a, uint64_t b, uint64_t c, const void *val)
+    PyObject **lxa_list_items(PyObject *l)

@@ -3,7 +3,7 @@
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
-from lexauthz._kernel cimport lxa_bundle_flags
+from lexauthz._kernel cimport _BundleView, lxa_bundle_flags
 
 
 cdef class _Bundle:
@@ -19,3 +19,4 @@ cdef class _Bundle:
     cdef const uint8_t *local_flags
     cdef Py_ssize_t k
     cdef uint64_t serial
+    cdef _BundleView view          # the local view, filled when the bundle is first put in the core's table

@@ -30,6 +30,14 @@ D. decide (GIL released): the whole loop over ids, with the stored residual resu
 :meth:`Engine.encode` keeps the output of A-C (an EncodedBatch), so deciding it again is D alone.  `is_allowed`
 runs the same steps for one request without arrays.
 
+A string batch (:meth:`Core.decide_strings`) runs A and B without the GIL for the rows it has met before: each entry
+also has a C record, and read-mostly tables (csrc/lxa_tab.h) map a principal, resource or action string (probed by
+its cached hash and bytes, straight from the batch's own lists) to its record, a (principal, resource policy slot) to
+the bundle's view, and a (context serial, tag serials) to the tag row.  Only contexts are found with the GIL held
+(by content, a serial per row).  A row some table lacks, or whose candidates need a residual check, is decided
+afterwards with the GIL by the path above, which puts what it found in the tables; tables only grow (to the cache
+limit) and are replaced, never changed in place, while other threads read them.
+
 :meth:`Core.explain_one` (:meth:`Engine.evaluate`) runs the same walk for one request and also returns the matched
 statements its Response lists.
 
@@ -46,8 +54,9 @@ from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_GET_LENGTH, PyUnico
 cimport cython
 from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.dict cimport PyDict_Next
+from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.object cimport PyObject, PyObject_Hash
-from libc.stdint cimport SIZE_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
@@ -71,6 +80,10 @@ from lexauthz.errors import RequestError as _RequestError
 from lexauthz.request import Context as _Context
 
 _U64 = np.uint64
+
+# A string-batch row the GIL-free pass leaves to the slow pass (decisions are 0-3).
+cdef enum:
+    _SLOW = 255
 
 # What a resource-policy naming (``principal_naming``'s second item) makes of the caller.
 _DIRECT_NAMINGS = frozenset(("everyone", "principal", "service"))
@@ -321,6 +334,23 @@ cdef class _Triple64Map:
         self.n = 0
 
 
+cdef struct _PRec:
+    # What the batch path reads of a principal entry without the GIL (the entry owns it; `obj` is the entry).
+    PyObject *obj
+    uint64_t pid            # the entry's serial: bundles are keyed by (pid, resource slot key)
+    uint64_t tag_serial
+    PyObject *account       # the caller's account (a str the entry holds) or NULL
+
+
+cdef struct _RRec:
+    # What the batch path reads of a resource entry without the GIL.
+    PyObject *obj
+    const uint64_t *row
+    uint64_t tag_serial
+    uint64_t rslot_key      # 0: no resource policy; slot + 1; UINT64_MAX: never in the table (not an int slot)
+    PyObject *owner         # the ARN's account (a str the entry holds) or NULL
+
+
 cdef class _PEntry:
     """What a principal string resolves to in one engine: its layout parts, caller facts and tag context."""
 
@@ -331,6 +361,7 @@ cdef class _PEntry:
     cdef uint64_t tag_serial
     cdef _Bundle bundle0    # the bundle for resources without a resource policy (built on first need)
     cdef dict by_rslot      # resource-policy slot -> _Bundle
+    cdef _PRec rec
 
 
 cdef class _REntry:
@@ -342,6 +373,7 @@ cdef class _REntry:
     cdef tuple tags         # ("aws:ResourceTag/k", v) entries
     cdef uint64_t tag_serial
     cdef object owner       # the ARN's account or None
+    cdef _RRec rec
 
 
 cdef class _AEntry:
@@ -381,20 +413,18 @@ cdef uint64_t _dict_hash(dict d) except? 0:
     return h | 1
 
 
-cdef bint _items_equal(dict d, tuple items):
-    """Whether ``d.items()`` equals ``items`` in content and order (keys and values exact str)."""
-    if len(d) != len(items):
+cdef bint _items_equal(dict d, tuple flat):
+    """Whether ``d``'s items, in order, are ``flat`` (key, value, key, value, ...); keys and values exact str."""
+    if 2 * len(d) != len(flat):
         return False
     cdef Py_ssize_t pos = 0, j = 0
     cdef PyObject *k
     cdef PyObject *v
-    cdef tuple kv
     while PyDict_Next(d, &pos, &k, &v):
-        kv = <tuple>items[j]
-        j += 1
-        if not ((<object>k is kv[0] or <str>(<object>k) == <str>kv[0])
-                and (<object>v is kv[1] or <str>(<object>v) == <str>kv[1])):
+        if not (_csrc.lxa_str_same(k, PyTuple_GET_ITEM(flat, j))
+                and _csrc.lxa_str_same(v, PyTuple_GET_ITEM(flat, j + 1))):
             return False
+        j += 2
     return True
 
 
@@ -414,7 +444,13 @@ cdef class Core:
     cdef list residuals
     cdef list tag_keys
     cdef dict tags_intern, action_cache, action_raw, resource_cache, bundle_cache, env_cache, ctx_cache, res_memo
-    cdef dict p_entries, r_entries, a_entries, ctx_by_hash
+    cdef dict p_entries, r_entries, a_entries
+    # The batch path's tables, probed without the GIL (csrc/lxa_tab.h): principal, resource and action strings to
+    # their entries' records, (pid, resource slot key) to a bundle's view, (context serial, principal tag serial,
+    # resource tag serial) to a tag row, and a dict context's content hash to its (items, entry).  Everything a
+    # table points into is held by `pinned` for the core's life; a table at its limit takes no more entries.
+    cdef _csrc.lxa_tab t_p, t_r, t_a, t_b, t_e, t_c
+    cdef list pinned
     cdef _Triple64Map env_tab
     cdef list env_list
     cdef tuple empty_ctx
@@ -491,7 +527,6 @@ cdef class Core:
         self.p_entries = {}
         self.r_entries = {}
         self.a_entries = {}
-        self.ctx_by_hash = {}
         self.env_tab = _Triple64Map(1024)
         self.env_list = []
         self.action_raw = {}
@@ -499,6 +534,11 @@ cdef class Core:
         self.tags_intern = {}
         # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
         self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
+        self.pinned = []
+        if (_csrc.lxa_tab_init(&self.t_p, self.cache_limit) or _csrc.lxa_tab_init(&self.t_r, self.cache_limit)
+                or _csrc.lxa_tab_init(&self.t_a, self.cache_limit) or _csrc.lxa_tab_init(&self.t_b, self.cache_limit)
+                or _csrc.lxa_tab_init(&self.t_e, 65536) or _csrc.lxa_tab_init(&self.t_c, 65536)):
+            raise MemoryError()
         self.empty_ctx = self.context_entry(None, 0)
         # NOTE: action and resource rows are built on first use, then cached: a load builds no row, and at 100,000
         # statements building one for every known resource up front was a third of the compile time.
@@ -628,6 +668,39 @@ cdef class Core:
             _csrc.lxa_bits_andnot_inplace(_ptr(excluded), c, self.nw)
             _csrc.lxa_bits_andnot_inplace(w, _ptr(excluded), self.nw)
         return row
+
+    def __dealloc__(self):
+        _csrc.lxa_tab_free(&self.t_p)
+        _csrc.lxa_tab_free(&self.t_r)
+        _csrc.lxa_tab_free(&self.t_a)
+        _csrc.lxa_tab_free(&self.t_b)
+        _csrc.lxa_tab_free(&self.t_e)
+        _csrc.lxa_tab_free(&self.t_c)
+
+    def table_sizes(self):
+        """Entries in the batch path's tables (principals, resources, actions, bundles, environments, contexts)."""
+        return (_csrc.lxa_tab_len(&self.t_p), _csrc.lxa_tab_len(&self.t_r), _csrc.lxa_tab_len(&self.t_a),
+                _csrc.lxa_tab_len(&self.t_b), _csrc.lxa_tab_len(&self.t_e), _csrc.lxa_tab_len(&self.t_c))
+
+    cdef int _put_str(self, _csrc.lxa_tab *t, str key, obj, const void *val) except -1:
+        """Put ``key`` (an exact str) in table ``t`` with ``val``, which ``obj`` owns; both are pinned."""
+        cdef int r
+        if not _csrc.lxa_str_probeable(<PyObject *>key):
+            return 0
+        r = _csrc.lxa_tab_put_str(t, <PyObject *>key, val)
+        if r < 0:
+            raise MemoryError()
+        if r:
+            self.pinned.append((key, obj))
+        return r
+
+    cdef int _put3(self, _csrc.lxa_tab *t, uint64_t a, uint64_t b, uint64_t c, obj, const void *val) except -1:
+        cdef int r = _csrc.lxa_tab_put3(t, a, b, c, val)
+        if r < 0:
+            raise MemoryError()
+        if r:
+            self.pinned.append(obj)
+        return r
 
     def bundle(self, str principal, layout):
         """The :class:`_Bundle` of ``principal`` under ``layout`` (cached): a 5-tuple ``(identity slots, resource
@@ -827,6 +900,9 @@ cdef class Core:
         cdef _PEntry pe = self.p_entries.get(p)
         if pe is not None:
             return pe
+        cdef const _PRec *pr = <const _PRec *>_csrc.lxa_tab_get_str(&self.t_p, <PyObject *>p)
+        if pr != NULL:
+            return <_PEntry>pr.obj
         part, tags = resolver.principal(p)
         pe = _PEntry()
         pe.arn = p
@@ -835,6 +911,13 @@ cdef class Core:
         pe.tags = tuple(tags)
         pe.tag_serial = self._tag_serial(pe.tags)
         pe.by_rslot = {}
+        if pe.account is not None:
+            pe.account = _exact_str(pe.account)
+        pe.rec.obj = <PyObject *>pe
+        pe.rec.pid = _new_serial()
+        pe.rec.tag_serial = pe.tag_serial
+        pe.rec.account = <PyObject *>pe.account if pe.account is not None else NULL
+        self._put_str(&self.t_p, p, pe, &pe.rec)
         if len(self.p_entries) > self.cache_limit:
             self.p_entries.clear()
         self.p_entries[p] = pe
@@ -845,6 +928,9 @@ cdef class Core:
         cdef _REntry rent = self.r_entries.get(r)
         if rent is not None:
             return rent
+        cdef const _RRec *rr = <const _RRec *>_csrc.lxa_tab_get_str(&self.t_r, <PyObject *>r)
+        if rr != NULL:
+            return <_REntry>rr.obj
         rslot, tags = resolver.resource(r)
         rent = _REntry()
         rent.serial = _new_serial()
@@ -853,6 +939,18 @@ cdef class Core:
         rent.tags = tuple(tags)
         rent.tag_serial = self._tag_serial(rent.tags)
         rent.owner = (r.split(":", 5)[4] or None) if r.startswith("arn:") else None
+        rent.rec.obj = <PyObject *>rent
+        rent.rec.row = _fptr(rent.row)
+        rent.rec.tag_serial = rent.tag_serial
+        if rslot is None:
+            rent.rec.rslot_key = 0
+        elif type(rslot) is int and 0 <= rslot < (1 << 62):
+            rent.rec.rslot_key = <uint64_t>rslot + 1
+        else:
+            rent.rec.rslot_key = UINT64_MAX
+        rent.rec.owner = <PyObject *>rent.owner if rent.owner is not None else NULL
+        if rent.rec.rslot_key != UINT64_MAX:
+            self._put_str(&self.t_r, r, rent, &rent.rec)
         if len(self.r_entries) > self.cache_limit:
             self.r_entries.clear()
         self.r_entries[r] = rent
@@ -866,6 +964,7 @@ cdef class Core:
         ae = _AEntry()
         ae.serial = _new_serial()
         ae.row = self.action_row(a)
+        self._put_str(&self.t_a, a, ae, _fptr(ae.row))
         if len(self.a_entries) > self.cache_limit:
             self.a_entries.clear()
         self.a_entries[a] = ae
@@ -901,15 +1000,31 @@ cdef class Core:
         if type(raw) is dict:
             h = _dict_hash(<dict>raw)
             if h:
-                hit = self.ctx_by_hash.get(h)
-                if hit is not None and _items_equal(<dict>raw, <tuple>(<tuple>hit)[0]):
-                    return <tuple>(<tuple>hit)[1]
-                entry = self.context_entry(raw, i)
-                if len(self.ctx_by_hash) > 65536:
-                    self.ctx_by_hash.clear()
-                self.ctx_by_hash[h] = (tuple((<dict>raw).items()), entry)
-                return entry
+                return self._ctx_by_content(<dict>raw, h, i)
         return self.context_entry(raw, i)
+
+    cdef tuple _ctx_by_content(self, dict raw, uint64_t h, Py_ssize_t i):
+        """``(Context, serial)`` of a dict of str to str with content hash ``h``: one table probe when seen before."""
+        cdef PyObject *hit = <PyObject *>_csrc.lxa_tab_get3(&self.t_c, h, 0, 0)
+        if hit != NULL and _items_equal(raw, <tuple>PyTuple_GET_ITEM(<object>hit, 0)):
+            return <tuple>PyTuple_GET_ITEM(<object>hit, 1)
+        entry = self.context_entry(raw, i)
+        if hit == NULL:
+            kept = (tuple([x for kv in raw.items() for x in kv]), entry)
+            self._put3(&self.t_c, h, 0, 0, kept, <PyObject *>kept)
+        return entry
+
+    cdef uint64_t _stable_serial(self, raw, Py_ssize_t i) except? 0:
+        """The serial of a row's context when equal contexts always get it (None, or a dict of str to str); 0 for
+        anything else (that row takes the slow path, which reads its context)."""
+        cdef uint64_t h
+        if raw is None:
+            return <uint64_t>(<Py_ssize_t>self.empty_ctx[1])
+        if type(raw) is dict:
+            h = _dict_hash(<dict>raw)
+            if h:
+                return <uint64_t>(<Py_ssize_t>self._ctx_by_content(<dict>raw, h, i)[1])
+        return 0
 
     cdef _EnvEntry _env_entry(self, tuple centry, _PEntry pe, _REntry rent):
         """The environment of a context and the request's principal and resource tags, once per engine."""
@@ -1272,15 +1387,25 @@ cdef class Core:
         cdef _PEntry pe
         cdef _REntry rent
         cdef _AEntry ae
-        cdef _EnvEntry ee
         if self.poisoned:
             return DEC_ERROR
         pe, rent, ae, r = self._resolve(resolver, p, a, r, check)
         centry = self._ctx_entry(raw, 0)  # a malformed context is refused even where policy errors decide ERROR
         cdef _Bundle b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
+        return self._decide_with(b, pe, rent, ae, centry, r, 0)
+
+    cdef int _decide_with(self, _Bundle b, _PEntry pe, _REntry rent, _AEntry ae, tuple centry, str r,
+                          uint64_t stable) except -1:
+        """The decision of one request from its entries; with ``stable`` (the context's serial when equal contexts
+        always get it), its bundle and environment also go into the batch path's tables."""
+        cdef _EnvEntry ee
+        if stable:
+            self._put_bundle(pe, rent, b)
         if b.errors:
             return DEC_ERROR
         ee = self._env_entry(centry, pe, rent)
+        if stable:
+            self._put3(&self.t_e, stable, pe.tag_serial, rent.tag_serial, ee, _fptr(ee.trow))
         cdef int same = _same_account(pe, rent)
         cdef _BundleView view
         _fill_view(&view, b)
@@ -1308,6 +1433,134 @@ cdef class Core:
             if passed != &local[0]:
                 free(passed)
         return d if d >= 0 else DEC_ERROR
+
+    cdef int _put_bundle(self, _PEntry pe, _REntry rent, _Bundle b) except -1:
+        if rent.rec.rslot_key == UINT64_MAX:
+            return 0
+        if _csrc.lxa_tab_get3(&self.t_b, pe.rec.pid, rent.rec.rslot_key, 0) != NULL:
+            return 0
+        _fill_view(&b.view, b)
+        return self._put3(&self.t_b, pe.rec.pid, rent.rec.rslot_key, 0, b, &b.view)
+
+    # -- the string batch: table probes without the GIL -------------------------------------------------------------
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def decide_strings(self, resolver, list principals, list actions, list resources, contexts, uint8_t[::1] out,
+                       Py_ssize_t start, Py_ssize_t stop, check_at, check_all):
+        """Decide rows ``start:stop`` of string columns into ``out`` (the rows' slice).
+
+        The columns must be lists nobody else holds (the engine's own copies): their items are read without the
+        GIL.  Contexts are found by content with the GIL held (a serial per row); then, with the GIL released, each
+        row is a few table probes and the kernel.  Rows with a string or combination not in the tables yet, an
+        unusual context, or a candidate that needs a residual check are decided afterwards with the GIL, which also
+        puts what they found in the tables.  ``check_at(p, a, r, i)`` checks a row whose strings have no entry;
+        on any :class:`RequestError`, ``check_all(principals, actions, resources)`` runs first, so the error is
+        the one a check of every row's strings before any context gives.
+        """
+        cdef Py_ssize_t n = stop - start, j, slow
+        if out.shape[0] != n or start < 0 or n < 0 or (n and not (len(principals) >= stop and
+                                                                  len(actions) >= stop and len(resources) >= stop)):
+            raise ValueError("column lengths differ")
+        if n == 0:
+            return
+        if self.poisoned:
+            out[:] = DEC_ERROR
+            return
+        cs_arr = np.empty(n, dtype=_U64)
+        cdef uint64_t[::1] cs = cs_arr
+        cdef uint64_t empty = <uint64_t>(<Py_ssize_t>self.empty_ctx[1])
+        cdef PyObject **P = _csrc.lxa_list_items(<PyObject *>principals) + start
+        cdef PyObject **A = _csrc.lxa_list_items(<PyObject *>actions) + start
+        cdef PyObject **R = _csrc.lxa_list_items(<PyObject *>resources) + start
+        try:
+            if contexts is None:
+                for j in range(n):
+                    cs[j] = empty
+            else:
+                for j in range(n):
+                    cs[j] = self._stable_serial(contexts[start + j], start + j)
+            if n >= 64:
+                with nogil:
+                    slow = self._fast_rows(P, A, R, &cs[0], &out[0], n)
+            else:
+                slow = self._fast_rows(P, A, R, &cs[0], &out[0], n)
+            if slow:
+                for j in range(n):
+                    if out[j] == _SLOW:
+                        out[j] = self._slow_row(resolver, principals[start + j], actions[start + j],
+                                                resources[start + j],
+                                                contexts[start + j] if contexts is not None else None,
+                                                cs[j], start + j, check_at)
+        except _RequestError:
+            check_all(principals, actions, resources)
+            raise
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef Py_ssize_t _fast_rows(self, PyObject **P, PyObject **A, PyObject **R, const uint64_t *cs, uint8_t *out,
+                               Py_ssize_t n) noexcept nogil:
+        """Phase A and B of a string batch without the GIL: the rows found in the tables and decided without a
+        residual check are written to ``out``; the others are marked _SLOW (their count is returned)."""
+        cdef Py_ssize_t i, slow = 0
+        cdef const _PRec *pr
+        cdef const _RRec *rr
+        cdef const uint64_t *arow
+        cdef const uint64_t *trow
+        cdef const _BundleView *bv
+        cdef int same, d
+        cdef const uint8_t *stmt_type = self.p_type
+        cdef const uint8_t *stmt_effect = self.p_eff
+        cdef const int16_t *stmt_level = self.p_lvl
+        for i in range(n):
+            if not (cs[i] and _csrc.lxa_str_probeable(P[i]) and _csrc.lxa_str_probeable(A[i])
+                    and _csrc.lxa_str_probeable(R[i])):
+                out[i] = _SLOW
+                slow += 1
+                continue
+            pr = <const _PRec *>_csrc.lxa_tab_get_str(&self.t_p, P[i])
+            rr = <const _RRec *>_csrc.lxa_tab_get_str(&self.t_r, R[i])
+            arow = <const uint64_t *>_csrc.lxa_tab_get_str(&self.t_a, A[i])
+            if pr == NULL or rr == NULL or arow == NULL:
+                out[i] = _SLOW
+                slow += 1
+                continue
+            bv = <const _BundleView *>_csrc.lxa_tab_get3(&self.t_b, pr.pid, rr.rslot_key, 0)
+            trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs[i], pr.tag_serial, rr.tag_serial)
+            if bv == NULL or trow == NULL:
+                out[i] = _SLOW
+                slow += 1
+                continue
+            same = pr.account != NULL and (rr.owner == NULL or _csrc.lxa_str_same(pr.account, rr.owner))
+            d = c_decide_sparse(bv, arow, rr.row, trow, NULL, stmt_type, stmt_effect, stmt_level, same)
+            if d < 0:
+                out[i] = _SLOW
+                slow += 1
+            else:
+                out[i] = <uint8_t>d
+        return slow
+
+    cdef uint8_t _slow_row(self, resolver, p, a, r, raw, uint64_t stable, Py_ssize_t i, check_at) except 255:
+        """One row of a string batch with the GIL: its entries (made, after ``check_at``, when missing), then
+        :meth:`_decide_with`, which puts its bundle and environment in the tables when its context is stable."""
+        cdef _PEntry pe
+        cdef _REntry rent
+        cdef _AEntry ae
+        if type(p) is not str or type(a) is not str or type(r) is not str:
+            check_at(p, a, r, i)
+            p, a, r = _exact_str(p), _exact_str(a), _exact_str(r)
+        pe = self.p_entries.get(p)
+        rent = self.r_entries.get(r)
+        ae = self.a_entries.get(a)
+        if pe is None or rent is None or ae is None:
+            # INVARIANT(checked): an entry exists only for a string that passed its check
+            check_at(p, a, r, i)
+            pe = self._p_entry(resolver, p)
+            rent = self._r_entry(resolver, r)
+            ae = self._a_entry(a)
+        centry = self.empty_ctx if raw is None else self._ctx_entry(raw, i)
+        cdef _Bundle b = self._bundle_of(pe, rent)
+        return <uint8_t>self._decide_with(b, pe, rent, ae, centry, r, stable)
 
     # -- explanations (single requests) ----------------------------------------------------------------------------
 

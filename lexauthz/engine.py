@@ -114,6 +114,12 @@ def _check_row(p, a, r):
     _check_resource(r, 0)
 
 
+def _check_row_at(p, a, r, i):
+    _check_principal(p, i)
+    _check_action(a, i)
+    _check_resource(r, i)
+
+
 def _check_rows(principals, actions, resources):
     """Check every row; each distinct value once, and row by row (for the first bad row's index) only on a failure."""
     try:
@@ -262,7 +268,7 @@ class Engine:
         args = self._core.encode_ids(self._resolver, principals, actions, resources, contexts, accounts, 0, n)
         return EncodedBatch(self, self._core.prepare(*args), n)
 
-    def _columns(self, principals, actions, resources, contexts, resource_accounts):
+    def _columns(self, principals, actions, resources, contexts, resource_accounts, check=True):
         if principals is None or actions is None or resources is None:
             raise RequestError("E_BAD_BATCH", "`principals`, `actions` and `resources` are required", "$")
         principals = list(_column("principals", principals))
@@ -273,8 +279,11 @@ class Engine:
         resources = list(_column("resources", resources, n))
         contexts = _column("contexts", contexts, n)
         accounts = _column("resource_accounts", resource_accounts, n)
-        # Every row is checked before any is decided: a bad row raises before the kernel runs.
-        _check_rows(principals, actions, resources)
+        # Every row is checked before any is decided: a bad row raises before the kernel runs.  The string batch
+        # checks a row when one of its strings has no entry yet (only a checked string gets one), and fills `out`
+        # with ERROR before it raises.
+        if check or accounts is not None:
+            _check_rows(principals, actions, resources)
         return principals, actions, resources, contexts, accounts, n
 
     def evaluate_batch(self, principals, actions=None, resources=None, contexts=None, *, resource_accounts=None,
@@ -316,21 +325,43 @@ class Engine:
                 raise
             return out
         principals, actions, resources, contexts, accounts, n = self._columns(principals, actions, resources,
-                                                                             contexts, resource_accounts)
+                                                                             contexts, resource_accounts, False)
+        given = out
         out = self._out(out, n)
         core = self._core
         if core.damage is not None:  # a damaged part of the engine's file was found: never answer from it
             out[:] = Decision.ERROR
             return out
-        for start in range(0, n, _CHUNK):
-            stop = min(n, start + _CHUNK)
+        # A row is checked when the core first meets one of its strings, so rows before it may be decided by then:
+        # a caller's `out` is put back as it was when a bad row raises (the batch is refused, not half decided).
+        before = given.copy() if given is not None else None
+        refused = []
+
+        def check_all(principals, actions, resources):
             try:
-                args = core.encode_ids(self._resolver, principals, actions, resources, contexts, accounts, start,
-                                       stop)
-                core.prepare(*args, out=out[start:stop])
-            except BaseException:
-                out[start:] = Decision.ERROR  # never leave a stale or partial answer behind an exception
+                _check_rows(principals, actions, resources)
+            except RequestError:
+                refused.append(True)
                 raise
+
+        try:
+            for start in range(0, n, _CHUNK):
+                stop = min(n, start + _CHUNK)
+                if accounts is None:
+                    # `_columns` made the three lists, so nobody else holds them while the core reads them
+                    core.decide_strings(self._resolver, principals, actions, resources, contexts, out[start:stop],
+                                        start, stop, _check_row_at, check_all)
+                else:
+                    args = core.encode_ids(self._resolver, principals, actions, resources, contexts, accounts,
+                                           start, stop)
+                    core.prepare(*args, out=out[start:stop])
+        except RequestError:
+            # a bad row: the batch is refused as a whole (a bad context or account is found while deciding)
+            out[:] = before if (refused and before is not None) else Decision.ERROR
+            raise
+        except BaseException:
+            out[:] = Decision.ERROR  # never leave a stale or partial answer behind an exception
+            raise
         return out
 
     @staticmethod
