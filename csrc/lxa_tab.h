@@ -92,6 +92,11 @@ static inline int lxa_str_probeable(PyObject *o) {
     return Py_IS_TYPE(o, &PyUnicode_Type) && PyUnicode_IS_READY(o) && ((PyASCIIObject *)o)->hash != -1;
 }
 
+/* A str's cached hash, or -1 when not computed yet. */
+static inline Py_hash_t lxa_str_hash(PyObject *o) {
+    return ((PyASCIIObject *)o)->hash;
+}
+
 static inline int lxa_str_same(PyObject *x, PyObject *y) {
     Py_ssize_t n;
     int kind;

@@ -55,6 +55,7 @@ cimport cython
 from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.dict cimport PyDict_Next
 from cpython.tuple cimport PyTuple_GET_ITEM
+from cpython.list cimport PyList_GET_ITEM
 from cpython.object cimport PyObject, PyObject_Hash
 from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -383,6 +384,13 @@ cdef class _AEntry:
     cdef object row
 
 
+cdef class _CtxKept:
+    """A dict context in the core's context table: its items (key, value, ...), its entry and the entry's serial."""
+
+    cdef tuple flat, entry
+    cdef uint64_t serial
+
+
 cdef class _EnvEntry:
     """The condition environment and tag row of one (context, principal tags, resource tags)."""
 
@@ -405,8 +413,12 @@ cdef uint64_t _dict_hash(dict d) except? 0:
     while PyDict_Next(d, &pos, &k, &v):
         if not (PyUnicode_CheckExact(<object>k) and PyUnicode_CheckExact(<object>v)):
             return 0
-        hk = PyObject_Hash(<object>k)
-        hv = PyObject_Hash(<object>v)
+        hk = _csrc.lxa_str_hash(k)
+        hv = _csrc.lxa_str_hash(v)
+        if hk == -1:
+            hk = PyObject_Hash(<object>k)
+        if hv == -1:
+            hv = PyObject_Hash(<object>v)
         h = (h ^ <uint64_t>hk) * <uint64_t>0x100000001B3
         h = (h ^ <uint64_t>hv) * <uint64_t>0x9E3779B97F4A7C15
         h ^= h >> 31
@@ -451,6 +463,7 @@ cdef class Core:
     # table points into is held by `pinned` for the core's life; a table at its limit takes no more entries.
     cdef _csrc.lxa_tab t_p, t_r, t_a, t_b, t_e, t_c
     cdef list pinned
+    cdef uint64_t empty_serial
     cdef _Triple64Map env_tab
     cdef list env_list
     cdef tuple empty_ctx
@@ -540,6 +553,7 @@ cdef class Core:
                 or _csrc.lxa_tab_init(&self.t_e, 65536) or _csrc.lxa_tab_init(&self.t_c, 65536)):
             raise MemoryError()
         self.empty_ctx = self.context_entry(None, 0)
+        self.empty_serial = <uint64_t>(<Py_ssize_t>self.empty_ctx[1])
         # NOTE: action and resource rows are built on first use, then cached: a load builds no row, and at 100,000
         # statements building one for every known resource up front was a third of the compile time.
         self.index_bytes = self._measure()
@@ -1005,25 +1019,37 @@ cdef class Core:
 
     cdef tuple _ctx_by_content(self, dict raw, uint64_t h, Py_ssize_t i):
         """``(Context, serial)`` of a dict of str to str with content hash ``h``: one table probe when seen before."""
+        cdef _CtxKept kept = self._ctx_kept(raw, h, i)
+        return kept.entry if kept is not None else self.context_entry(raw, i)
+
+    cdef _CtxKept _ctx_kept(self, dict raw, uint64_t h, Py_ssize_t i):
+        """The table record of a dict of str to str with content hash ``h`` (made and put in the table on a miss);
+        None when another content holds the hash or the table is full (the caller asks ``context_entry``)."""
         cdef PyObject *hit = <PyObject *>_csrc.lxa_tab_get3(&self.t_c, h, 0, 0)
-        if hit != NULL and _items_equal(raw, <tuple>PyTuple_GET_ITEM(<object>hit, 0)):
-            return <tuple>PyTuple_GET_ITEM(<object>hit, 1)
+        cdef _CtxKept kept
+        if hit != NULL:
+            kept = <_CtxKept>hit
+            return kept if _items_equal(raw, kept.flat) else None
         entry = self.context_entry(raw, i)
-        if hit == NULL:
-            kept = (tuple([x for kv in raw.items() for x in kv]), entry)
-            self._put3(&self.t_c, h, 0, 0, kept, <PyObject *>kept)
-        return entry
+        kept = _CtxKept()
+        kept.flat = tuple([x for kv in raw.items() for x in kv])
+        kept.entry = entry
+        kept.serial = <uint64_t>(<Py_ssize_t>entry[1])
+        return kept if self._put3(&self.t_c, h, 0, 0, kept, <PyObject *>kept) else None
 
     cdef uint64_t _stable_serial(self, raw, Py_ssize_t i) except? 0:
         """The serial of a row's context when equal contexts always get it (None, or a dict of str to str); 0 for
         anything else (that row takes the slow path, which reads its context)."""
         cdef uint64_t h
+        cdef _CtxKept kept
         if raw is None:
-            return <uint64_t>(<Py_ssize_t>self.empty_ctx[1])
+            return self.empty_serial
         if type(raw) is dict:
             h = _dict_hash(<dict>raw)
             if h:
-                return <uint64_t>(<Py_ssize_t>self._ctx_by_content(<dict>raw, h, i)[1])
+                kept = self._ctx_kept(<dict>raw, h, i)
+                if kept is not None:
+                    return kept.serial
         return 0
 
     cdef _EnvEntry _env_entry(self, tuple centry, _PEntry pe, _REntry rent):
@@ -1282,7 +1308,53 @@ cdef class Core:
         """Whether the request is allowed (see :meth:`lexauthz.engine.Engine.is_allowed`)."""
         if self.resolver is None:
             raise ValueError("the core is not bound to a resolver")
+        cdef uint64_t cs = 0
+        cdef int d
+        if not self.poisoned:
+            try:
+                cs = self._stable_serial(context, 0)
+            except _RequestError:
+                cs = 0  # the slow path raises it, after the strings' checks
+            if cs:
+                d = self._probe(<PyObject *>principal_arn, <PyObject *>action, <PyObject *>resource_arn, cs)
+                if d >= 0:
+                    return d == DEC_ALLOW
+                return self._decide_stable(self.resolver, principal_arn, action, resource_arn, context, cs,
+                                           self.check_row) == DEC_ALLOW
         return self._decide(self.resolver, principal_arn, action, resource_arn, context, self.check_row) == DEC_ALLOW
+
+    cdef int _probe(self, PyObject *p, PyObject *a, PyObject *r, uint64_t cs) noexcept nogil:
+        """The decision of one row from the tables alone, or -1 when a table lacks it or it needs a residual
+        check (``cs``: the context's stable serial)."""
+        cdef const _PRec *pr
+        cdef const _RRec *rr
+        cdef const uint64_t *arow
+        cdef const uint64_t *trow
+        cdef const _BundleView *bv
+        cdef int same
+        if not (_csrc.lxa_str_probeable(p) and _csrc.lxa_str_probeable(a) and _csrc.lxa_str_probeable(r)):
+            return -1
+        pr = <const _PRec *>_csrc.lxa_tab_get_str(&self.t_p, p)
+        rr = <const _RRec *>_csrc.lxa_tab_get_str(&self.t_r, r)
+        arow = <const uint64_t *>_csrc.lxa_tab_get_str(&self.t_a, a)
+        if pr == NULL or rr == NULL or arow == NULL:
+            return -1
+        bv = <const _BundleView *>_csrc.lxa_tab_get3(&self.t_b, pr.pid, rr.rslot_key, 0)
+        trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs, pr.tag_serial, rr.tag_serial)
+        if bv == NULL or trow == NULL:
+            return -1
+        same = pr.account != NULL and (rr.owner == NULL or _csrc.lxa_str_same(pr.account, rr.owner))
+        return c_decide_sparse(bv, arow, rr.row, trow, NULL, self.p_type, self.p_eff, self.p_lvl, same)
+
+    cdef int _decide_stable(self, resolver, p, a, r, raw, uint64_t cs, check) except -1:
+        """:meth:`_decide` for a context of stable serial ``cs``: what it finds also goes into the tables."""
+        cdef _PEntry pe
+        cdef _REntry rent
+        cdef _AEntry ae
+        pe, rent, ae, r = self._resolve(resolver, p, a, r, check)
+        centry = self._ctx_entry(raw, 0)
+        cdef _Bundle b = self._bundle_of(pe, rent)
+        return self._decide_with(b, pe, rent, ae, centry, r, cs)
 
     def explain_one(self, p, a, r, raw, acct):
         """What one request found, as an :class:`Explained` (the sparse kernel, for
@@ -1477,6 +1549,9 @@ cdef class Core:
             if contexts is None:
                 for j in range(n):
                     cs[j] = empty
+            elif type(contexts) is list:
+                for j in range(n):
+                    cs[j] = self._stable_serial(<object>PyList_GET_ITEM(contexts, start + j), start + j)
             else:
                 for j in range(n):
                     cs[j] = self._stable_serial(contexts[start + j], start + j)
