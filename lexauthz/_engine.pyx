@@ -1256,6 +1256,13 @@ cdef class Core:
                        &passed_words[passed_offsets[i]], None, memo)
         P.passed_offsets = passed_offsets_arr
         P.passed_words = passed_words_arr
+        if o == NULL:
+            # Kept to be decided again: store the rows grouped (see _grouped_order), so that deciding reads every
+            # column in sequence and only writes `out` through the order.
+            order = _grouped_order(bi, ri, nb, len(r_rows))
+            P.bundle_ids, P.action_ids, P.resource_ids = b_arr[order], a_arr[order], r_arr[order]
+            P.tag_ids, P.same_account, P.passed_offsets = t_arr[order], same_arr[order], passed_offsets_arr[order]
+            P.order = order
         if o != NULL:
             # Phase D for the deferred rows only.
             with nogil:
@@ -1286,10 +1293,16 @@ cdef class Core:
         cdef const uint8_t[::1] sm = P.same_account
         cdef const int64_t[::1] passed_offsets = P.passed_offsets
         cdef const uint64_t[::1] passed_words = P.passed_words
+        if P.order is None:
+            raise ValueError("the batch was decided when it was prepared and not kept")
+        cdef const uint32_t[::1] order = P.order
+        if order.shape[0] != n:
+            raise ValueError("the batch's order is not of its length")
         # A row that still defers (it cannot: prepare stored every deferred row's results) is decided DEC_ERROR.
         with nogil:
             c_decide_rows(n, P.views, P.action_rows, P.resource_rows, P.tag_rows, &bi[0], &ai[0], &ri[0], &ti[0],
-                          &sm[0], &passed_offsets[0], &passed_words[0], self.p_type, self.p_eff, self.p_lvl, &out[0])
+                          &sm[0], &passed_offsets[0], &passed_words[0], self.p_type, self.p_eff, self.p_lvl,
+                          &order[0], &out[0])
 
     def poison(self, str reason):
         """Answer ERROR to every request from now on: part of the saved file this core was loaded from turned out
@@ -1682,6 +1695,43 @@ cdef class Core:
 _VARIABLE_BASES = frozenset((
     "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
     "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool"))
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _grouped_order(const uint32_t[::1] bi, const uint32_t[::1] ri, Py_ssize_t nb, Py_ssize_t nr):
+    """A permutation of the rows grouped by bundle id, and within a bundle by resource id (two stable counting
+    sorts, O(rows + ids)): a pre-encoded batch decided in this order walks each bundle's statements and each
+    resource row while they are in cache."""
+    cdef Py_ssize_t n = bi.shape[0], i, k
+    if ri.shape[0] != n:
+        raise ValueError("column lengths differ")
+    tmp_arr = np.empty(n, dtype=np.uint32)
+    out_arr = np.empty(n, dtype=np.uint32)
+    rc_arr = np.zeros(nr + 1, dtype=np.int64)
+    bc_arr = np.zeros(nb + 1, dtype=np.int64)
+    cdef uint32_t[::1] tmp = tmp_arr, out = out_arr
+    cdef int64_t[::1] rc = rc_arr, bc = bc_arr
+    for i in range(n):
+        if bi[i] >= nb or ri[i] >= nr:
+            raise ValueError("row index out of range")
+    with nogil:
+        for i in range(n):
+            rc[ri[i] + 1] += 1
+        for k in range(nr):
+            rc[k + 1] += rc[k]
+        for i in range(n):
+            tmp[rc[ri[i]]] = <uint32_t>i
+            rc[ri[i]] += 1
+        for i in range(n):
+            bc[bi[i] + 1] += 1
+        for k in range(nb):
+            bc[k + 1] += bc[k]
+        for k in range(n):
+            i = tmp[k]
+            out[bc[bi[i]]] = <uint32_t>i
+            bc[bi[i]] += 1
+    return out_arr
 
 
 cdef inline str _exact_str(object s):

@@ -143,15 +143,18 @@ cdef inline int c_decide_sparse(const _BundleView *b, const uint64_t *action_row
 # The id-level entry point: decide rows [0, n) of a batch encoded as ids into tables (a Prepared batch's fields).
 # Row i is bundle views[bundle_ids[i]] with action_rows[action_ids[i]], resource_rows[resource_ids[i]] and
 # tag_rows[tag_ids[i]]; its residual results are passed_words[passed_offsets[i]:] (offset -1: none needed).
-# A row that would still defer is decided DEC_ERROR: never an Allow without its residual checks.
-# INVARIANT(ids-checked): every id is < its table's length and every offset is in passed_words (Core.prepare checks).
+# A row that would still defer is decided DEC_ERROR: never an Allow without its residual checks.  Rows are decided
+# as stored; row i's answer goes to out[order[i]] (the columns are stored permuted by `order`, which keeps rows of
+# one bundle and resource together so their statements and row words stay in cache), or to out[i] when it is NULL.
+# INVARIANT(ids-checked): every id is < its table's length, every offset is in passed_words and `order` is a
+# permutation (Core.prepare builds and checks them).
 cdef inline void c_decide_rows(Py_ssize_t n, const _BundleView *views, const uint64_t **action_rows,
                                const uint64_t **resource_rows, const uint64_t **tag_rows,
                                const uint32_t *bundle_ids, const uint32_t *action_ids, const uint32_t *resource_ids,
                                const uint32_t *tag_ids, const uint8_t *same_account,
                                const int64_t *passed_offsets, const uint64_t *passed_words,
                                const uint8_t *stmt_type, const uint8_t *stmt_effect, const int16_t *stmt_level,
-                               uint8_t *out) noexcept nogil:
+                               const uint32_t *order, uint8_t *out) noexcept nogil:
     cdef Py_ssize_t i
     cdef int d
     for i in range(n):
@@ -159,7 +162,7 @@ cdef inline void c_decide_rows(Py_ssize_t n, const _BundleView *views, const uin
                             tag_rows[tag_ids[i]],
                             &passed_words[passed_offsets[i]] if passed_offsets[i] >= 0 else NULL,
                             stmt_type, stmt_effect, stmt_level, same_account[i])
-        out[i] = <uint8_t>d if d >= 0 else DEC_ERROR
+        out[order[i] if order != NULL else i] = <uint8_t>d if d >= 0 else DEC_ERROR
 
 
 cdef class Prepared:
@@ -173,3 +176,4 @@ cdef class Prepared:
     cdef Py_ssize_t n_views
     cdef readonly object bundle_ids, action_ids, resource_ids, tag_ids, same_account
     cdef readonly object passed_offsets, passed_words
+    cdef readonly object order          # uint32 permutation of the rows, grouped by bundle then resource
