@@ -35,7 +35,8 @@ CAPABILITIES = (
     "urn:lexauthz:authzen:context:iam-condition-keys",
 )
 _CHUNK = 512
-_WORDS = tuple(Decision(c).simulator_name for c in range(4))
+_DECISIONS = tuple(Decision(c) for c in range(4))
+_WORDS = tuple(d.simulator_name for d in _DECISIONS)
 # answers shared by every item that gets them (never mutated; orjson writes them out)
 _ALLOWED = {"decision": True}
 _IMPLICIT_DENIED = {"decision": False, "context": {"reason": "implicitDeny"}}
@@ -259,6 +260,7 @@ class Evaluator:
             actions.append(act)
             resources.append(res)
             contexts.append(ctx)
+        explanations = _Explanations(engine, loaded, self.explain)
         for start in range(0, len(rows), _CHUNK):
             stop = min(len(rows), start + _CHUNK)
             if start and time.perf_counter() > deadline:
@@ -269,10 +271,11 @@ class Evaluator:
                     records[j] = _error_record(items[j], exc)
                 break
             self._decide_chunk(engine, loaded, rows[start:stop], principals[start:stop], actions[start:stop],
-                               resources[start:stop], contexts[start:stop], results, records)
+                               resources[start:stop], contexts[start:stop], results, records, explanations)
         return results, records
 
-    def _decide_chunk(self, engine, loaded, rows, principals, actions, resources, contexts, results, records):
+    def _decide_chunk(self, engine, loaded, rows, principals, actions, resources, contexts, results, records,
+                      explanations: "_Explanations"):
         try:
             codes = engine.evaluate_batch(principals, actions, resources, contexts).tolist()
         except RequestError:
@@ -312,10 +315,9 @@ class Evaluator:
             if good:
                 self._decide_chunk(engine, loaded, [rows[k] for k in good], [principals[k] for k in good],
                                    [actions[k] for k in good], [resources[k] for k in good],
-                                   [contexts[k] for k in good], results, records)
+                                   [contexts[k] for k in good], results, records, explanations)
             return
         explain = self.explain
-        made: dict = {}
         for k, j in enumerate(rows):
             code = codes[k]
             if code == _ALLOW:
@@ -323,34 +325,11 @@ class Evaluator:
                 results[j] = _ALLOWED
                 records[j] = ((principals[k], actions[k], resources[k]), "allowed", None, None)
                 continue
-            resp = None
             if not explain and code != _ERROR:
                 results[j] = _IMPLICIT_DENIED if code == 0 else _EXPLICIT_DENIED
                 records[j] = ((principals[k], actions[k], resources[k]), _WORDS[code], None, None)
                 continue
-            if explain or code == _ERROR:
-                try:
-                    # one Context per distinct context object of the chunk (the column keeps each alive), as the
-                    # Request would build it, instead of one per explained row
-                    raw = contexts[k]
-                    built = made.get(id(raw))
-                    if built is None:
-                        built = made[id(raw)] = raw if isinstance(raw, Context) else Context(raw)
-                    resp = engine.evaluate(Request(principals[k], actions[k], resources[k], context=built))
-                except Exception as exc:  # noqa: BLE001 - fail closed
-                    results[j] = _internal_deny(exc, loaded)
-                    records[j] = _record_cols(principals[k], actions[k], resources[k], contexts[k], Decision.ERROR,
-                                              None, exc)
-                    continue
-                other = int(resp.decision)
-                if other != code:  # the two paths disagree: the stricter answer stands
-                    code = _ERROR if _ERROR in (code, other) else min((code, other), key=_rank)
-            decision = Decision(code)
-            if decision is Decision.ALLOW:
-                results[j] = {"decision": True}
-            else:
-                results[j] = {"decision": False, "context": deny_context(resp, decision, explain)}
-            records[j] = _record_cols(principals[k], actions[k], resources[k], contexts[k], decision, resp)
+            results[j], records[j] = explanations.answer(code, principals[k], actions[k], resources[k], contexts[k])
 
     # -- search -----------------------------------------------------------------------------------------------
 
@@ -487,6 +466,52 @@ class Evaluator:
             self._pages[fp] = out
             while len(self._pages) > 64:
                 self._pages.popitem(last=False)
+        return out
+
+
+class _Explanations:
+    """The explained answers of one batch's denied (and refused) rows.
+
+    A row is evaluated in full once per distinct (principal, action, resource, context object) of the batch, and
+    each distinct context object becomes one :class:`Context`, as the :class:`Request` would build it; rows that
+    repeat share the answer (never mutated: orjson writes it out) and its log record.  The batch's context column
+    keeps every context object alive, and the entries here hold them too, so an id is never reused while it keys
+    an entry.
+    """
+
+    __slots__ = ("engine", "loaded", "explain", "_contexts", "_answers")
+
+    def __init__(self, engine, loaded, explain: bool):
+        self.engine = engine
+        self.loaded = loaded
+        self.explain = explain
+        self._contexts: dict = {}
+        self._answers: dict = {}
+
+    def answer(self, code: int, principal: str, action: str, resource: str, raw) -> tuple[dict, tuple]:
+        """``(result, record)`` of a row the batch decided ``code``: the full evaluation's explanation, the
+        stricter of the two answers when they disagree; a failure inside the evaluation is a deny (not kept)."""
+        key = (code, principal, action, resource, id(raw))
+        hit = self._answers.get(key)
+        if hit is not None:
+            return hit
+        try:
+            entry = self._contexts.get(id(raw))
+            if entry is None:
+                entry = self._contexts[id(raw)] = (raw, raw if isinstance(raw, Context) else Context(raw))
+            resp = self.engine.evaluate(Request(principal, action, resource, context=entry[1]))
+        except Exception as exc:  # noqa: BLE001 - fail closed
+            return (_internal_deny(exc, self.loaded),
+                    _record_cols(principal, action, resource, raw, Decision.ERROR, None, exc))
+        other = int(resp.decision)
+        if other != code:  # the two paths disagree: the stricter answer stands
+            code = _ERROR if _ERROR in (code, other) else min((code, other), key=_rank)
+        decision = _DECISIONS[code]
+        if decision is Decision.ALLOW:
+            result = {"decision": True}
+        else:
+            result = {"decision": False, "context": deny_context(resp, decision, self.explain)}
+        out = self._answers[key] = (result, _record_cols(principal, action, resource, raw, decision, resp))
         return out
 
 
