@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from service_support import ALICE, AUTHZEN_ACCOUNT, BOB, RECORD_1, RECORD_2, Server
+from service_support import ACCOUNT_ID, ALICE, AUTHZEN_ACCOUNT, BOB, RECORD_1, RECORD_2, Server
 
 SUBJECTS = {"alice": ALICE, "bob": BOB}
 RESOURCES = {"record-1": RECORD_1, "record-2": RECORD_2}
@@ -439,3 +439,49 @@ def test_common_shape_batch_equals_single_evaluations(http):
         if not g["decision"]:
             assert g["context"]["reason"] == s["context"]["reason"]
             assert g["context"]["deciding"] == s["context"]["deciding"]
+
+
+def test_batch_of_repeated_rows_across_chunks_equals_single_evaluations(http):
+    alias = f"arn:aws:lex:us-east-1:{ACCOUNT_ID}:bot-alias/BOTID/ALIASID"  # no policy names it
+    # more items than one engine call decides (512), each row many times over, allows, explained denies (missing
+    # `lexauthz:soft`, unmet tag conditions), items with a context and per-item errors, one of them a row the engine
+    # refuses (so a chunk is decided again without it): every item gets what the single endpoint gives it
+    common = [{"subject": {"type": "iam_principal", "id": s}, "action": {"name": a},
+               "resource": {"type": "lex_resource", "id": r}}
+              for s in (ALICE, BOB) for r in (RECORD_1, RECORD_2, alias) for a in ACTIONS.values()]
+    odd = [{"subject": {"type": "iam_principal", "id": ALICE}, "action": {"name": "lex:DeleteBot"},
+            "resource": {"type": "lex_resource", "id": RECORD_1}, "context": {"lexauthz:soft": "true"}},
+           {"subject": {"type": "iam_principal"}, "action": {"name": "lex:GetBot"},
+            "resource": {"type": "lex_resource", "id": RECORD_1}},
+           {"subject": {"type": "iam_principal", "id": BOB}, "action": {"name": "DescribeBot"},
+            "resource": {"type": "lex_resource", "id": RECORD_2}}]
+    distinct = common + odd
+    items = [distinct[(k * 5) % len(distinct)] for k in range(1200)]
+    got = post(http, "/access/v1/evaluations", {"evaluations": items}).json()["evaluations"]
+    assert len(got) == len(items)
+    singles = [post(http, "/access/v1/evaluation", item) for item in distinct]
+    kinds = set()
+    for k, g in enumerate(got):
+        single = singles[(k * 5) % len(distinct)]
+        if single.status_code == 400:
+            # the single endpoint refuses a malformed item; in a batch it is that item's error, at its path
+            kinds.add("error")
+            err = g["context"]["error"]
+            assert g["decision"] is False and g["context"]["reason"] == "error"
+            assert single.json() == f"{err['code']} at {err['path'].replace(f'$.evaluations[{k}]', '$', 1)}: " \
+                                    f"{err['message']}"
+            continue
+        s = single.json()
+        assert g["decision"] is s["decision"]
+        if g["decision"]:
+            kinds.add("allow")
+            continue
+        kinds.add("deny")
+        want = dict(s["context"])
+        want.pop("engine")
+        assert g["context"] == want
+        assert "missing_context_values" in want
+    assert kinds == {"allow", "deny", "error"}
+    # the explanations differ between rows that share all but the resource
+    missing = {tuple(g["context"].get("missing_context_values", ())) for g in got if not g["decision"]}
+    assert {(), ("lexauthz:soft",)} <= missing
