@@ -513,7 +513,7 @@ cdef class Core:
         self.act_neg = _csr_rows(state.action_neg)
         self.not_action_all = self._row(state.not_action_all)
         # Resources.
-        self.res_table = _ArnTable(list(state.resource_patterns))
+        self.res_table = None  # _resource_table builds it when a resource is first matched
         self.res_pos = _csr_rows(state.resource_pos)
         self.res_neg = _csr_rows(state.resource_neg)
         self.not_resource_all = self._row(state.not_resource_all)
@@ -574,6 +574,14 @@ cdef class Core:
         res.clauses = [res.all_clauses[i] for i in range(len(st.condition)) if i not in info.indexed_clauses]
         self.residuals[s] = res
         return res
+
+    cdef _ArnTable _resource_table(self):
+        """The Resource patterns' table, built on first use: a load, and a compile, match no resource.  Two threads
+        building it at once build equal tables, and either is kept."""
+        t = self.res_table
+        if t is None:
+            t = self.res_table = _ArnTable(list(self.state.resource_patterns))
+        return <_ArnTable>t
 
     cdef object _row(self, ids):
         row = _zeros(self.nw)
@@ -641,7 +649,7 @@ cdef class Core:
         policy variables (checked per request)."""
         row = self.resource_cache.get(resource) if self.use_index else None
         if row is None:
-            row = self._table_row(self.res_table.matching(resource), self.res_pos, self.res_neg,
+            row = self._table_row(self._resource_table().matching(resource), self.res_pos, self.res_neg,
                                   self.not_resource_all, self.dynamic_row)
             if self.use_index:
                 if len(self.resource_cache) > self.cache_limit:

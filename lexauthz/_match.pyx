@@ -462,10 +462,10 @@ cdef inline bint _is_literal(str field):
 
 
 cdef inline str _literal_prefix(str field):
-    cdef Py_ssize_t k = 0, n = len(field)
-    while k < n and field[k] != "*" and field[k] != "?":
-        k += 1
-    return field[:k]
+    cdef Py_ssize_t k = field.find("*"), q = field.find("?")
+    if k < 0 or 0 <= q < k:
+        k = q
+    return field if k < 0 else field[:k]
 
 
 cdef class _ArnTable:
