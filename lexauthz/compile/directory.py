@@ -11,6 +11,8 @@ principal and resource and keeps the answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
@@ -100,7 +102,8 @@ class _SlotAssigner:
 class Directory:
     """Slot ids, tags and role names of a compiled policy set (see the module docstring).
 
-    - ``principals``: ARN -> ``(identity slots, boundary slot or None, session slot or None, tags)``;
+    - ``principals``: ARN -> ``(identity slots, boundary slot or None, session slot or None, tags)`` (the slots and
+      tags as lists in a loaded directory, as the file's JSON gave them);
     - ``roles``: ``(partition, account, role name)`` -> role ARN, for role sessions;
     - ``resources``: ARN -> ``(resource-policy slot or None, tags)``;
     - ``scps``: account -> SCP slot ids per level (root first) or ``None``; ``scps_default`` for other accounts.
@@ -163,7 +166,7 @@ class Directory:
         if rec is None:
             identity, boundary, session, tags = (), None, None, ()
         else:
-            identity, boundary, session = rec[0], rec[1], rec[2]
+            identity, boundary, session = tuple(rec[0]), rec[1], rec[2]
             tags = tuple((f"aws:PrincipalTag/{k}", v) for k, v in rec[3])
         account = _account_of(principal)
         scps = None if account is None else self.scps.get(account, self.scps_default)
@@ -204,34 +207,31 @@ class Directory:
         slot_codes = np.asarray(slot_codes, dtype=np.int64)
         slot_levels_list = np.asarray(slot_levels, dtype=np.int64).tolist()
         slot_codes_list = slot_codes.tolist()
-        # One pass over the entries checks their shape and gathers every slot id by the type it must have; the
-        # ids are then checked in bulk.
-        want: dict = {"identity": [], "permissions_boundary": [], "session": [], "resource": []}
-        identity_ids, boundary_ids, session_ids, resource_ids = (want["identity"], want["permissions_boundary"],
-                                                                 want["session"], want["resource"])
+        # NOTE: the entries are checked column by column, mapping `type` and `len` over them in C, and kept as the
+        # JSON gave them (lists, which nothing outside the directory sees: :meth:`principal` returns tuples): a
+        # Python loop over each entry was a quarter of a load.
         try:
-            principals = {}
-            for arn, ids, b, s, t in d["principals"]:
-                if type(arn) is not str or type(ids) is not list or not _tags_ok(t):
-                    raise CompileError("directory principal entry is malformed")
-                identity_ids.extend(ids)
-                if b is not None:
-                    boundary_ids.append(b)
-                if s is not None:
-                    session_ids.append(s)
-                principals[arn] = (tuple(ids), b, s, tuple(map(tuple, t)))
+            pe, re_ = d["principals"], d["resources"]
+            if not (type(pe) is list and type(re_) is list and set(map(type, pe)) <= {list}
+                    and set(map(len, pe)) <= {5} and set(map(type, re_)) <= {list} and set(map(len, re_)) <= {3}):
+                raise CompileError("directory principal or resource entry is malformed")
+            arns, ids, bounds, sessions, ptags = zip(*pe) if pe else ((),) * 5
+            rarns, rslots, rtags = zip(*re_) if re_ else ((),) * 3
+            if not (set(map(type, arns)) <= {str} and set(map(type, ids)) <= {list} and _tags_ok(ptags)):
+                raise CompileError("directory principal entry is malformed")
+            if not (set(map(type, rarns)) <= {str} and _tags_ok(rtags)):
+                raise CompileError("directory resource entry is malformed")
+            principals = dict(zip(arns, map(_PRINCIPAL_FIELDS, pe)))
+            resources = dict(zip(rarns, map(_RESOURCE_FIELDS, re_)))
+            want = {"identity": list(chain.from_iterable(ids)),
+                    "permissions_boundary": [b for b in bounds if b is not None],
+                    "session": [v for v in sessions if v is not None],
+                    "resource": [v for v in rslots if v is not None]}
             roles = {}
             for k, arn in d["roles"]:
                 if not (type(k) is list and len(k) == 3 and all(type(x) is str for x in k) and type(arn) is str):
                     raise CompileError("directory role entry is malformed")
                 roles[tuple(k)] = arn
-            resources = {}
-            for arn, slot, t in d["resources"]:
-                if type(arn) is not str or not _tags_ok(t):
-                    raise CompileError("directory resource entry is malformed")
-                if slot is not None:
-                    resource_ids.append(slot)
-                resources[arn] = (slot, tuple(map(tuple, t)))
             scps = {}
             for a, lv in d["scps"]:
                 if type(a) is not str:
@@ -243,17 +243,27 @@ class Directory:
         for ptype, ids in want.items():
             if not ids:
                 continue
-            if not all(type(v) is int for v in ids):
+            if not set(map(type, ids)) <= {int}:
                 raise CompileError(f"directory names a {ptype} slot that is not a number")
-            arr = np.array(ids, dtype=np.int64)
+            arr = np.fromiter(ids, dtype=np.int64, count=len(ids))
             if (arr < 0).any() or (arr >= n_slots).any() or (slot_codes[arr] != TYPE_CODES[ptype]).any():
                 raise CompileError(f"directory names a slot that is not a {ptype} slot")
         return cls(principals, roles, resources, scps, default)
 
 
-def _tags_ok(t) -> bool:
-    return type(t) is list and all(type(kv) is list and len(kv) == 2 and type(kv[0]) is str and type(kv[1]) is str
-                                   for kv in t)
+def _tags_ok(columns) -> bool:
+    """Whether every item of ``columns`` is a tag list: ``[[key, value], ...]`` of strings."""
+    if not set(map(type, columns)) <= {list}:
+        return False
+    pairs = list(chain.from_iterable(columns))
+    return (set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}
+            and set(map(type, chain.from_iterable(pairs))) <= {str})
+
+
+#: A principal entry ``[arn, identity slots, boundary, session, tags]`` as a record ``(identity, boundary, session,
+#: tags)``, and a resource entry ``[arn, slot, tags]`` as ``(slot, tags)``.
+_PRINCIPAL_FIELDS = itemgetter(1, 2, 3, 4)
+_RESOURCE_FIELDS = itemgetter(1, 2)
 
 
 def _levels_from(v, slot_codes: list, slot_levels: list):
