@@ -84,7 +84,7 @@ def test_context_and_statements_match_reference(example_account):
     for a in found:
         resp = example_account.evaluate(Request(a.principal, a.action, bot, context=ctx), engine="reference")
         assert resp.decision is Decision.ALLOW
-        assert sorted(a.statements) == sorted(resp.matched_statements)
+        assert sorted(a.statements, key=repr) == sorted(resp.matched_statements, key=repr)  # sid may be None
         assert a.missing_context_keys == resp.missing_context_values
     # without the tag the department condition fails: fewer principals, never more
     assert {x.principal for x in who_can(example_account, bot, ["lex:Post*"])} <= {x.principal for x in found}
@@ -133,7 +133,7 @@ def test_who_can_equals_filter_of_all_principals(ps, seed):
         for a in got[:5]:
             p = ANY_PRINCIPAL if a.principal == "*" else a.principal
             resp = account.evaluate(Request(p, a.action, r, context=ctx), engine="reference")
-            assert sorted(a.statements) == sorted(resp.matched_statements)
+            assert sorted(a.statements, key=repr) == sorted(resp.matched_statements, key=repr)  # sid may be None
             assert a.missing_context_keys == resp.missing_context_values
 
 
