@@ -113,6 +113,36 @@ cdef inline uint64_t *_fptr(object arr) except NULL:
     return <uint64_t *>cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
+cdef class _Csr:
+    """A checked CSR ``(offsets, ids)`` (see lexauthz.compile.state) read in place: row ``i`` is
+    ``ids[offsets[i]:offsets[i + 1]]`` (a load makes no per-row object)."""
+
+    cdef object arrays
+    cdef const uint64_t[::1] off
+    cdef const uint32_t[::1] ids
+    cdef readonly Py_ssize_t nbytes
+
+    def __cinit__(self, csr):
+        off, ids = csr
+        self.arrays = (off, ids)
+        self.off = off
+        self.ids = ids
+        self.nbytes = off.nbytes + ids.nbytes
+
+    cdef inline void set_rows(self, uint64_t *w, list rows, bint clear):
+        """Set (or with ``clear``, clear) in ``w`` the bits of every row in ``rows``."""
+        cdef Py_ssize_t i
+        cdef uint64_t lo, hi
+        for i in rows:
+            lo = self.off[i]
+            hi = self.off[i + 1]
+            if hi > lo:
+                if clear:
+                    _csrc.lxa_bits_clear_many(w, &self.ids[lo], hi - lo)
+                else:
+                    _csrc.lxa_bits_set_many(w, &self.ids[lo], hi - lo)
+
+
 def _csr_rows(csr):
     """The rows of a checked CSR ``(offsets, ids)`` (see lexauthz.compile.state) as contiguous uint32 views."""
     off, ids = csr
@@ -448,10 +478,10 @@ cdef class Core:
     cdef readonly bint use_index
     cdef object _type_arr, _eff_arr, _lvl_arr
     cdef _GlobList act_globs
-    cdef list act_pos, act_neg
+    cdef _Csr act_pos, act_neg
     cdef object not_action_all
     cdef _ArnTable res_table
-    cdef list res_pos, res_neg
+    cdef _Csr res_pos, res_neg
     cdef object not_resource_all, dynamic_row, needs_row, all_row
     cdef list residuals
     cdef list tag_keys
@@ -509,13 +539,13 @@ cdef class Core:
         self.needs_row = self._row(state.needs)
         # Actions: lower-cased patterns, matched against the lower-cased action.
         self.act_globs = _GlobList(list(state.action_patterns))
-        self.act_pos = _csr_rows(state.action_pos)
-        self.act_neg = _csr_rows(state.action_neg)
+        self.act_pos = _Csr(state.action_pos)
+        self.act_neg = _Csr(state.action_neg)
         self.not_action_all = self._row(state.not_action_all)
         # Resources.
         self.res_table = None  # _resource_table builds it when a resource is first matched
-        self.res_pos = _csr_rows(state.resource_pos)
-        self.res_neg = _csr_rows(state.resource_neg)
+        self.res_pos = _Csr(state.resource_pos)
+        self.res_neg = _Csr(state.resource_neg)
         self.not_resource_all = self._row(state.not_resource_all)
         self.dynamic_row = self._row(state.dynamic)
         # Tag index: (key, constrained row, {value: ids}, like globs, [ids per like pattern]).
@@ -595,9 +625,8 @@ cdef class Core:
         for arr in (self._type_arr, self._eff_arr, self._lvl_arr, self.all_row, self.needs_row,
                     self.not_action_all, self.not_resource_all, self.dynamic_row):
             total += arr.nbytes
-        for lst in (self.act_pos, self.act_neg, self.res_pos, self.res_neg):
-            for arr in lst:
-                total += arr.nbytes
+        for csr in (self.act_pos, self.act_neg, self.res_pos, self.res_neg):
+            total += csr.nbytes
         for key, row, eq, likes, like_ids in self.tag_keys:
             total += row.nbytes + sum(a.nbytes for a in eq.values()) + sum(a.nbytes for a in like_ids)
         total += sum(r.nbytes for r in self.action_cache.values())
@@ -606,19 +635,11 @@ cdef class Core:
 
     # -- rows ----------------------------------------------------------------------------------------------------
 
-    cdef object _table_row(self, list matched, list pos, list neg, base_neg, extra):
+    cdef object _table_row(self, list matched, _Csr pos, _Csr neg, base_neg, extra):
         row = base_neg.copy()
         cdef uint64_t *w = _ptr(row)
-        cdef uint32_t[::1] a
-        cdef Py_ssize_t i
-        for i in matched:
-            a = neg[i]
-            if a.shape[0]:
-                _csrc.lxa_bits_clear_many(w, &a[0], a.shape[0])
-        for i in matched:
-            a = pos[i]
-            if a.shape[0]:
-                _csrc.lxa_bits_set_many(w, &a[0], a.shape[0])
+        neg.set_rows(w, matched, True)
+        pos.set_rows(w, matched, False)
         if extra is not None:
             _csrc.lxa_bits_or_inplace(w, _ptr(extra), self.nw)
         return row
