@@ -37,11 +37,12 @@ def test_evaluate_batch_encoded(benchmark, workload, engine, hit_rate, agreed):
     SUMMARY["batch pre-encoded"] = f"{benchmark.extra_info['queries_per_sec']:,.0f} queries/s"
 
 
-def _two_threads(benchmark, one, parts, *, rounds: int) -> float:
-    """Time ``one(part)`` for both parts on two threads (the benchmarked call) and return the median over ``rounds``
-    of (both parts one after the other on one thread) / (both at once on two threads); 2.0 is perfect scaling."""
+def thread_speedup(benchmark, one, parts, *, rounds: int) -> float:
+    """Time ``one(part)`` for every part at once, one thread per part (the benchmarked call), and return the median
+    over ``rounds`` of (the parts one after the other on one thread) / (all at once); ``len(parts)`` is perfect
+    scaling."""
 
-    def two_threads():
+    def all_threads():
         ts = [threading.Thread(target=one, args=(p,)) for p in parts]
         for t in ts:
             t.start()
@@ -51,13 +52,13 @@ def _two_threads(benchmark, one, parts, *, rounds: int) -> float:
     ratios = []
     for _ in range(rounds):
         t0 = time.perf_counter()
-        one(parts[0])
-        one(parts[1])
+        for p in parts:
+            one(p)
         t1 = time.perf_counter()
-        two_threads()
+        all_threads()
         t2 = time.perf_counter()
         ratios.append((t1 - t0) / (t2 - t1))
-    benchmark.pedantic(two_threads, rounds=3, warmup_rounds=0)
+    benchmark.pedantic(all_threads, rounds=3, warmup_rounds=0)
     return round(float(np.median(ratios)), 3)
 
 
@@ -72,7 +73,7 @@ def test_evaluate_batch_two_threads(benchmark, workload, engine, agreed):
     def one(part):
         engine.evaluate_batch(part.principals, part.actions, part.resources, part.contexts)
 
-    speedup = _two_threads(benchmark, one, parts, rounds=3)
+    speedup = thread_speedup(benchmark, one, parts, rounds=3)
     per_query(benchmark, len(r), threads=2)
     benchmark.extra_info["thread_speedup"] = speedup
     SUMMARY["two threads / one thread"] = f"{speedup:.2f}x"
@@ -93,7 +94,7 @@ def test_evaluate_batch_encoded_two_threads(benchmark, workload, engine, agreed)
         for _ in range(repeat):
             engine.evaluate_batch(part)
 
-    speedup = _two_threads(benchmark, one, parts, rounds=5)
+    speedup = thread_speedup(benchmark, one, parts, rounds=5)
     per_query(benchmark, len(r) * repeat, threads=2)
     benchmark.extra_info["thread_speedup"] = speedup
     SUMMARY["two threads / one thread, pre-encoded"] = f"{speedup:.2f}x"

@@ -13,12 +13,12 @@
 The group runs on its own engine, so what it feeds the engine's caches leaves the other groups' engine as it was.
 """
 import statistics
-import threading
 import time
 
 import numpy as np
 import pytest
 
+from benchmarks.bench_batch import thread_speedup
 from benchmarks.conftest import per_query
 
 N_ROWS = 100_000
@@ -146,26 +146,8 @@ def test_threads(benchmark, workload, costs_engine, agreed, threads, form):
             for _ in range(passes):
                 engine.evaluate_batch(part)
 
-    def sequential():
-        for p in parts:
-            one(p)
-
-    def parallel():
-        ts = [threading.Thread(target=one, args=(p,)) for p in parts]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-
-    sequential()
-    ratios = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        sequential()
-        t1 = time.perf_counter()
-        parallel()
-        t2 = time.perf_counter()
-        ratios.append((t1 - t0) / (t2 - t1))
-    benchmark.pedantic(parallel, rounds=3)
+    for p in parts:  # each part decided once before timing
+        one(p)
+    speedup = thread_speedup(benchmark, one, parts, rounds=5)
     per_query(benchmark, len(r) * passes, threads=threads, form=form)
-    benchmark.extra_info["thread_speedup"] = round(float(np.median(ratios)), 3)
+    benchmark.extra_info["thread_speedup"] = speedup
