@@ -82,18 +82,17 @@ class Core:
     def poison(self, reason: str) -> None:
         """Answer ERROR to every request from now on (a damaged part of the saved file was found)."""
     def bind(self, resolver: Any, check: Any) -> None:
-        """Fix the resolver and row check of :meth:`is_allowed` and :meth:`explain_one` (once)."""
+        """Fix the resolver and row check of :meth:`is_allowed` and :meth:`explain_rows` (once)."""
     def is_allowed(self, principal_arn: Any, action: Any, resource_arn: Any = "*", context: Any = None) -> bool:
         """Whether the request is allowed (the bound resolver; see ``Engine.is_allowed``)."""
-    def explain_one(
-        self, p: Any, a: Any, r: Any, raw: Any, acct: str | None
-    ) -> Explained:
-        """What one request found (:class:`Explained`), for ``Engine.evaluate``."""
+    def explain_rows(
+        self, ps: list, as_: list, rs: list, contexts: Any, accounts: Any
+    ) -> list[tuple[int, Any, list[int], set[str] | None, bool]]:
+        """Per row ``(decision, bundle, matched statement ids, missing context keys or None, same account)``,
+        for ``Engine.evaluate`` and ``Engine.explain_batch``."""
     def decide_one(self, resolver: Any, p: Any, a: Any, r: Any, raw: Any, check: Any) -> int:
         """The Decision code of one request, without arrays or a Response; ``check(p, a, r)`` raises for a
         malformed request and runs unless these strings were checked before."""
-    def missing_keys(self, b: Any, action_row: npt.NDArray[np.uint64], resource: str, env: Any) -> set[str]:
-        """Context keys the applicable statements referenced and the request lacks (reference semantics)."""
 
 class CoreMethod:
     """A descriptor: ``engine.<name>`` is the core's compiled method ``engine._core.<name>``."""
@@ -128,15 +127,3 @@ class LayoutParts:
                  permissions_boundary: int | None = None, session: int | None = None,
                  scps: tuple[tuple[int, ...], ...] | None = None) -> None: ...
     def slot_ids(self) -> Any: ...
-
-
-class Explained:
-    """One request as ``Core.explain_one`` found it."""
-
-    decision: int
-    bundle: Any
-    matched: list[int]
-    action_row: Any
-    resource_row: Any
-    env: Any
-    same_account: bool

@@ -80,6 +80,12 @@ from lexauthz._match import caller_info, not_principal_naming, principal_naming
 from lexauthz.errors import RequestError as _RequestError
 from lexauthz.request import Context as _Context
 
+cdef extern from *:
+    """
+    static inline int lxa_ctz64(uint64_t x) { return __builtin_ctzll(x); }
+    """
+    int _ctz64 "lxa_ctz64" (uint64_t x) noexcept nogil
+
 _U64 = np.uint64
 
 # A string-batch row the GIL-free pass leaves to the slow pass (decisions are 0-3).
@@ -486,6 +492,7 @@ cdef class Core:
     cdef list residuals
     cdef list tag_keys
     cdef dict tags_intern, action_cache, action_raw, resource_cache, bundle_cache, env_cache, ctx_cache, res_memo
+    cdef dict missing_of  # statement id -> ((key, lower-cased key), ...) it can report missing (see _missing)
     cdef dict p_entries, r_entries, a_entries
     # The batch path's tables, probed without the GIL (csrc/lxa_tab.h): principal, resource and action strings to
     # their entries' records, (pid, resource slot key) to a bundle's view, (context serial, principal tag serial,
@@ -574,6 +581,7 @@ cdef class Core:
         self.env_list = []
         self.action_raw = {}
         self.res_memo = {}
+        self.missing_of = {}
         self.tags_intern = {}
         # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
         self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
@@ -1398,39 +1406,61 @@ cdef class Core:
         cdef _Bundle b = self._bundle_of(pe, rent)
         return self._decide_with(b, pe, rent, ae, centry, r, cs)
 
-    def explain_one(self, p, a, r, raw, acct):
-        """What one request found, as an :class:`Explained` (the sparse kernel, for
-        :meth:`lexauthz.engine.Engine.evaluate`); the strings are checked as :meth:`is_allowed` checks them."""
+    def explain_rows(self, list ps, list as_, list rs, contexts, accounts):
+        """What each request found, for :meth:`lexauthz.engine.Engine.evaluate` and ``explain_batch``: per row
+        ``(decision, bundle, matched statement ids, missing context keys, same account)``, the sparse kernel's
+        answer; the missing keys are a set, or None when none is missing.  The strings are checked as
+        :meth:`is_allowed` checks them; a bad context or account raises with the row's index in the path."""
         cdef _PEntry pe
         cdef _REntry rent
         cdef _AEntry ae
         cdef _EnvEntry ee
+        cdef _Bundle b
+        cdef int same, d
+        cdef Py_ssize_t i, n = len(ps)
+        cdef _BundleView view
+        cdef list out = []
+        cdef list matched
         if self.resolver is None:
             raise ValueError("the core is not bound to a resolver")
-        if self.poisoned:
-            return Explained(DEC_ERROR, None, [], None, None, None, False)
-        pe, rent, ae, r = self._resolve(self.resolver, p, a, r, self.check_row)
-        centry = self._ctx_entry(raw, 0)
-        cdef _Bundle b = self._bundle_of(pe, rent)
-        if b.errors:
-            return Explained(DEC_ERROR, b, [], None, None, None, False)
-        cdef int same
-        if acct:
-            same = 1 if (pe.account is not None and pe.account == acct) else 0
-        else:
-            same = _same_account(pe, rent)
-        ee = self._env_entry(centry, pe, rent)
-        cdef const uint64_t *action_row = _fptr(ae.row)
-        cdef const uint64_t *resource_row = _fptr(rent.row)
-        cdef const uint64_t *tag_row = _fptr(ee.trow)
-        passed_arr = np.zeros((b.k >> 6) + 1, dtype=_U64)
-        cdef list matched = []
-        self._walk(b, action_row, resource_row, tag_row, ee.env, r, _fptr(passed_arr), matched, self._memo())
-        cdef _BundleView view
-        _fill_view(&view, b)
-        cdef int d = c_decide_sparse(&view, action_row, resource_row, tag_row, _fptr(passed_arr),
-                                     self.p_type, self.p_eff, self.p_lvl, same)
-        return Explained(d if d >= 0 else DEC_ERROR, b, matched, ae.row, rent.row, ee.env, same == 1)
+        if len(as_) != n or len(rs) != n or (contexts is not None and len(contexts) != n) or (
+                accounts is not None and len(accounts) != n):
+            raise ValueError("explain_rows: columns of different lengths")
+        resolver = self.resolver
+        check = self.check_row
+        for i in range(n):
+            if self.poisoned:
+                out.append((DEC_ERROR, None, [], None, False))
+                continue
+            pe, rent, ae, r = self._resolve(resolver, ps[i], as_[i], rs[i], check)
+            centry = self._ctx_entry(contexts[i] if contexts is not None else None, i)
+            acct = accounts[i] if accounts is not None else None
+            if acct is not None and type(acct) is not str:
+                if not isinstance(acct, str):
+                    raise _RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
+                                        f"$[{i}].resource_account")
+                acct = _exact_str(acct)
+            b = self._bundle_of(pe, rent)
+            if b.errors:
+                out.append((DEC_ERROR, b, [], None, False))
+                continue
+            if acct:
+                same = 1 if (pe.account is not None and pe.account == acct) else 0
+            else:
+                same = _same_account(pe, rent)
+            ee = self._env_entry(centry, pe, rent)
+            action_row = _fptr(ae.row)
+            resource_row = _fptr(rent.row)
+            tag_row = _fptr(ee.trow)
+            passed_arr = np.zeros((b.k >> 6) + 1, dtype=_U64)
+            matched = []
+            self._walk(b, action_row, resource_row, tag_row, ee.env, r, _fptr(passed_arr), matched, self._memo())
+            _fill_view(&view, b)
+            d = c_decide_sparse(&view, action_row, resource_row, tag_row, _fptr(passed_arr),
+                                self.p_type, self.p_eff, self.p_lvl, same)
+            out.append((d if d >= 0 else DEC_ERROR, b, matched,
+                        self._missing(b, action_row, resource_row, r, <_Env>ee.env), same == 1))
+        return out
 
     cdef tuple _resolve(self, resolver, p, a, r, check):
         """``(principal entry, resource entry, action entry, resource)`` of one request; ``check(p, a, r)`` runs
@@ -1681,41 +1711,64 @@ cdef class Core:
 
     # -- explanations (single requests) ----------------------------------------------------------------------------
 
-    def missing_keys(self, _Bundle b, action_row, resource_row, str resource, _Env env):
-        """Context keys that statements whose action and resource matched referenced and the request lacks.
+    cdef object _missing(self, _Bundle b, const uint64_t *action_row, const uint64_t *resource_row, str resource,
+                         _Env env):
+        """Context keys that statements whose action and resource matched referenced and the request lacks (a set,
+        or None when none is missing).
 
         Collected from identity, named resource-policy, boundary, session and SCP statements: each clause's
         key when absent, the keys of policy variables in String*/Arn*/Bool values when absent, and the keys of
         variables in a Resource/NotResource value that has no value.
         """
-        cdef set missing = set()
-        cdef _Template tp
-        cdef uint64_t *m
-        row = b.missing_mask.copy()
-        m = _ptr(row)
-        _csrc.lxa_bits_and_inplace(m, _ptr(action_row), self.nw)
-        # For a statement without policy variables in its Resource, the resource row bit is its static match.
-        static_row = resource_row
-        cdef size_t s = _csrc.lxa_bits_next(m, self.nw, 0)
+        cdef set missing = None
+        cdef const uint64_t *m = _fptr(b.missing_mask)
+        cdef size_t w, s, nw = self.nw
+        cdef uint64_t x
         ctx = env.ctx
-        while s != SIZE_MAX:
-            info = self.plan.statements[s]
-            if info.dynamic_resource:
-                ok = self._residual(s).dyn.check(resource, ctx, missing)
-            else:
-                ok = _csrc.lxa_bits_test(_ptr(static_row), s)
-            if ok:
-                for clause in info.statement.condition:
-                    if clause.key not in ctx:
-                        missing.add(clause.key)
-                    if info.variables_enabled and clause.base in _VARIABLE_BASES:
-                        for v in clause.values:
-                            tp = _Template(v, True)
-                            for k in tp.keys:
-                                if k not in ctx:
-                                    missing.add(k)
-            s = _csrc.lxa_bits_next(m, self.nw, s + 1)
-        return missing
+        for w in range(nw):
+            x = m[w] & action_row[w]
+            while x:
+                s = (w << 6) + <size_t>_ctz64(x)
+                x &= x - 1
+                info = self.plan.statements[s]
+                if missing is None:
+                    missing = set()
+                if info.dynamic_resource:
+                    # for a statement without policy variables in its Resource, the resource row bit is its
+                    # static match
+                    ok = self._residual(s).dyn.check(resource, ctx, missing)
+                else:
+                    ok = _csrc.lxa_bits_test(resource_row, s)
+                if ok:
+                    keys = self.missing_of.get(s)
+                    if keys is None:
+                        keys = self._missing_keys_of(s)
+                    if type(ctx) is _Context:
+                        items = ctx._items
+                        for k in <tuple>keys:
+                            if (<tuple>k)[1] not in items:
+                                missing.add((<tuple>k)[0])
+                    else:
+                        for k in <tuple>keys:
+                            if (<tuple>k)[0] not in ctx:
+                                missing.add((<tuple>k)[0])
+        return missing if missing else None
+
+    cdef tuple _missing_keys_of(self, size_t s):
+        """The keys statement ``s`` reports when a request lacks them, as ``(key, lower-cased key)`` pairs: each
+        clause's key, and with policy variables the keys of those in String*/Arn*/Bool values (made once)."""
+        cdef _Template tp
+        info = self.plan.statements[s]
+        out = []
+        for clause in info.statement.condition:
+            out.append(clause.key)
+            if info.variables_enabled and clause.base in _VARIABLE_BASES:
+                for v in clause.values:
+                    tp = _Template(v, True)
+                    out.extend(tp.keys)
+        keys = tuple([(k, k.lower()) for k in dict.fromkeys(out)])
+        self.missing_of[s] = keys
+        return keys
 
     def stmt_type(self, Py_ssize_t s):
         return self._type_arr[s]
@@ -1766,29 +1819,6 @@ def _grouped_order(const uint32_t[::1] bi, const uint32_t[::1] ri, Py_ssize_t nb
 cdef inline str _exact_str(object s):
     """``s`` (a checked ``str``) as an exact ``str``: a subclass such as ``numpy.str_`` is copied."""
     return <str>s if type(s) is str else str.__str__(s)
-
-
-cdef class Explained:
-    """What :meth:`Core.explain_one` found for one request: the decision code, the caller's bundle, the matched
-    statement ids, the request's action and resource rows and context env, and whether caller and resource share
-    an account; ``Engine.evaluate`` assembles the Response from it."""
-
-    cdef readonly int decision
-    cdef readonly object bundle
-    cdef readonly list matched
-    cdef readonly object action_row
-    cdef readonly object resource_row
-    cdef readonly object env
-    cdef readonly bint same_account
-
-    def __cinit__(self, int decision, bundle, list matched, action_row, resource_row, env, bint same_account):
-        self.decision = decision
-        self.bundle = bundle
-        self.matched = matched
-        self.action_row = action_row
-        self.resource_row = resource_row
-        self.env = env
-        self.same_account = same_account
 
 
 cdef class CoreMethod:

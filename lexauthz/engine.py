@@ -42,6 +42,8 @@ MAX_BATCH = 1 << 26
 _CHUNK = 65536
 
 _ALLOWED, _IMPLICIT, _EXPLICIT = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied"
+_ERROR_CODE = int(Decision.ERROR)
+_DECISIONS = tuple(Decision(c) for c in range(4))
 
 
 def _engine_of(compiled: Compiled) -> "Engine":
@@ -177,7 +179,8 @@ class Engine:
     ``revision`` a fingerprint of the saved form.
     """
 
-    __slots__ = ("_core", "_resolver", "_source", "compile_seconds", "_revision", "_saved")
+    __slots__ = ("_core", "_resolver", "_source", "compile_seconds", "_revision", "_saved", "_facts", "_refs",
+                 "_canon", "_shown", "_context_keys")
 
     def __init__(self, *args, **kwargs):
         raise TypeError("build an Engine with PolicySet.compile() or compile_applicable()")
@@ -191,6 +194,13 @@ class Engine:
         self.compile_seconds = seconds
         self._revision = None
         self._saved = None  # the saved form, made on first need (a loaded engine keeps the bytes it came from)
+        # Explanation caches, filled on first need (see _responses); bounded by the statements, and each dict
+        # operation is atomic, so threads share them.
+        self._facts: dict = {}  # statement id -> (slot id, policy type, effect, SCP level)
+        self._refs: dict = {}  # (statement id, principal_match label) -> (StatementRef, shape)
+        self._canon: dict = {}  # StatementRef or shape -> the one equal object the others are replaced by
+        self._shown: dict = {}  # frozenset of missing keys -> their display tuple
+        self._context_keys = None
         core.bind(resolver, _check_row)
         return self
 
@@ -218,6 +228,28 @@ class Engine:
             self._revision = hashlib.sha256(self._dump()).hexdigest()[:16]
         return self._revision
 
+    @property
+    def context_keys(self) -> frozenset[str]:
+        """The context keys this engine's policies can read, lower-cased: every condition key, and the key of
+        every policy variable in a condition value, a Resource or a NotResource.  A request's other keys never
+        change an answer (decision, matched statements or missing keys), so a caller may leave them out."""
+        if self._context_keys is None:
+            from ._match import _Template
+
+            out: set = set()
+            for info in self._core.plan.statements:
+                st = info.statement
+                for clause in st.condition:
+                    out.add(clause.key.lower())
+                    for v in clause.values:
+                        if type(v) is str and "${" in v:
+                            out.update(k.lower() for k in _Template(v, True).keys)
+                for r in (*(st.resource or ()), *(st.not_resource or ())):
+                    if "${" in r:
+                        out.update(k.lower() for k in _Template(r, True).keys)
+            self._context_keys = frozenset(out)
+        return self._context_keys
+
     def __repr__(self) -> str:
         return (f"<Engine {self.n_statements} statements, index {self.index_bytes} bytes, "
                 f"compiled in {self.compile_seconds * 1000:.1f} ms>")
@@ -234,16 +266,40 @@ class Engine:
         """
         if not isinstance(request, Request):
             raise RequestError("E_BAD_REQUEST", "request must be a lexauthz Request", "$")
-        found = self._core.explain_one(
-            request.principal, request.action, request.resource, request.context, request.resource_account)
-        decision = Decision(found.decision)
-        if decision is Decision.ERROR:
-            damage = self._core.damage
-            if damage is not None:
-                return Response(Decision.ERROR, errors=(Finding("E_PLAN_DAMAGED", Severity.ERROR, damage),))
-            return Response(Decision.ERROR, errors=found.bundle.errors)
-        return self._assemble(found.bundle, decision, found.matched, found.action_row, found.resource_row,
-                              request.resource, found.env, found.same_account)
+        acct = request.resource_account
+        rows = self._core.explain_rows([request.principal], [request.action], [request.resource], [request.context],
+                                       None if acct is None else [acct])
+        return self._responses(rows)[0]
+
+    def explain_batch(self, principals, actions=None, resources=None, contexts=None, *,
+                      resource_accounts=None) -> list[Response]:
+        """Decide and explain many requests given as columns: one :class:`Response` per row, equal to what
+        :meth:`evaluate` gives for that row's :class:`Request`.
+
+        The columns are those of :meth:`evaluate_batch`.  Rows with the same answer (decision, matched statements,
+        policy results, blocking types and missing keys) share one Response object: Responses are immutable, and
+        their ``policy_results`` must be read, never changed.  Each row costs a kernel walk and a few look-ups,
+        so explaining a batch costs a small multiple of deciding it, not one :meth:`evaluate` per row.
+
+        Raises
+        ------
+        RequestError
+            For a malformed row (its index is in ``path``), mismatched column lengths, or more than
+            :data:`MAX_BATCH` rows.
+        """
+        principals, actions, resources, contexts, accounts, n = self._columns(principals, actions, resources,
+                                                                             contexts, resource_accounts, False)
+        if accounts is not None:
+            accounts = list(accounts)
+        if contexts is not None:
+            contexts = list(contexts)
+        try:
+            # the core checks a row when one of its strings has no entry yet (only a checked string gets one)
+            rows = self._core.explain_rows(principals, actions, resources, contexts, accounts)
+        except RequestError:
+            _check_rows(principals, actions, resources)  # a bad string: raise with its row's index
+            raise
+        return self._responses(rows)
 
     def evaluate_policies(self, request: Request, applicable: ApplicablePolicies) -> Response:
         """Decide ``request`` against ``applicable`` instead of this engine's policies (the corpus case form).
@@ -376,26 +432,92 @@ class Engine:
 
     # -- explanation ----------------------------------------------------------------------------------------------
 
-    def _assemble(self, bundle, decision, matched, action_row, resource_row, resource, env,
-                  same_account) -> Response:
-        core = self._core
-        plan = core.plan
-        ids = list(matched)
-        ids.sort(key=lambda s: (bundle.slot_pos.get(plan.statements[s].slot, 1 << 30), s))
-        refs = []
+    def _responses(self, rows: list) -> list[Response]:
+        """The Responses of what :meth:`Core.explain_rows` found, one object per distinct answer."""
+        out = []
+        memo: dict = {}
+        verdict_memo: dict = {}
+        flags: dict = {}  # id(bundle) -> its flags; `rows` holds every bundle alive, so an id is never reused here
+        refs = self._refs
+        for code, bundle, matched, missing, same in rows:
+            if code == _ERROR_CODE:
+                out.append(self._refused(bundle))
+                continue
+            fk = flags.get(id(bundle))
+            if fk is None:
+                fk = flags[id(bundle)] = (bundle.has_resource, bundle.boundary_active, bundle.session_active,
+                                          bundle.scps_active, bundle.n_levels, bundle.kind)
+            if matched:
+                if len(matched) > 1:
+                    pos = bundle.slot_pos
+                    facts = self._facts
+                    matched.sort(key=lambda s: (pos.get((facts.get(s) or self._fact(s))[0], 1 << 30), s))
+                found = []
+                for s in matched:
+                    fact = self._facts.get(s) or self._fact(s)
+                    label = bundle.labels.get(s) if fact[1] == "resource" else None
+                    found.append(refs.get((s, label)) or self._ref(s, fact, label))
+                ids = tuple([id(f[0]) for f in found])  # canonical refs, kept alive by self._canon
+            else:
+                found = ()
+                ids = ()
+            if missing is None:
+                shown = ()
+            else:
+                fm = frozenset(missing)
+                shown = self._shown.get(fm)
+                if shown is None:
+                    if len(self._shown) > 4096:
+                        self._shown.clear()
+                    shown = self._shown[fm] = _display_keys(fm)
+            key = (code, fk, same, ids, shown)
+            resp = memo.get(key)
+            if resp is None:
+                # the verdicts depend on the matched statements' types, effects, levels and labels only
+                vkey = (code, fk, same, tuple([id(f[1]) for f in found]))
+                verdicts = verdict_memo.get(vkey)
+                if verdicts is None:
+                    verdicts = verdict_memo[vkey] = self._verdicts(bundle, Decision(code), [f[1] for f in found], same)
+                resp = memo[key] = Response(decision=_DECISIONS[code], matched_statements=tuple([f[0] for f in found]),
+                                            policy_results=dict(verdicts[0]), blocked_by=verdicts[1],
+                                            missing_context_values=shown)
+            out.append(resp)
+        return out
+
+    def _refused(self, bundle) -> Response:
+        damage = self._core.damage
+        if damage is not None:
+            return Response(Decision.ERROR, errors=(Finding("E_PLAN_DAMAGED", Severity.ERROR, damage),))
+        return Response(Decision.ERROR, errors=bundle.errors if bundle is not None else ())
+
+    def _fact(self, s: int) -> tuple:
+        plan = self._core.plan
+        info = plan.statements[s]
+        slot = plan.slots[info.slot]
+        fact = self._facts[s] = (info.slot, slot.policy_type, info.statement.effect,
+                                 slot.level if slot.policy_type == "scp" else None)
+        return fact
+
+    def _ref(self, s: int, fact: tuple, label) -> tuple:
+        """``(StatementRef, shape)`` of statement ``s`` matched with ``label``: both the one object of their value,
+        so equal refs and equal ``(policy type, effect, SCP level, label)`` shapes have one id."""
+        info = self._core.plan.statements[s]
+        st = info.statement
+        ptype, effect, level = fact[1], fact[2], fact[3]
+        ref = StatementRef(ptype, self._core.plan.slots[fact[0]].policy.name, st.index, st.sid, effect, level, label)
+        shape = (ptype, effect, level, label)
+        out = self._refs[(s, label)] = (self._canon.setdefault(ref, ref), self._canon.setdefault(shape, shape))
+        return out
+
+    def _verdicts(self, bundle, decision, shapes, same_account) -> tuple[dict, tuple]:
+        """``(policy results, blocking types)`` of the matched statements' shapes in evaluation order."""
         by_type: dict = {"identity": [], "resource": [], "permissions_boundary": [], "session": [], "scp": []}
         levels_allow: set = set()
         levels_deny: set = set()
-        for s in ids:
-            info = plan.statements[s]
-            slot = plan.slots[info.slot]
-            st = info.statement
-            label = bundle.labels.get(s) if slot.policy_type == "resource" else None
-            refs.append(StatementRef(slot.policy_type, slot.policy.name, st.index, st.sid, st.effect,
-                                     slot.level if slot.policy_type == "scp" else None, label))
-            by_type[slot.policy_type].append((st.effect, label))
-            if slot.policy_type == "scp":
-                (levels_allow if st.effect == "Allow" else levels_deny).add(slot.level)
+        for ptype, effect, level, label in shapes:
+            by_type[ptype].append((effect, label))
+            if ptype == "scp":
+                (levels_allow if effect == "Allow" else levels_deny).add(level)
 
         def verdict(entries):
             if any(e != "Allow" for e, _ in entries):
@@ -451,10 +573,7 @@ class Engine:
                 if any(e != "Allow" for e, _ in rp) or (not same_account and not grants):
                     out.append("resource")
                 blocked = tuple(out)
-
-        missing = core.missing_keys(bundle, action_row, resource_row, resource, env)
-        return Response(decision=decision, matched_statements=tuple(refs), policy_results=results,
-                        blocked_by=blocked, missing_context_values=_display_keys(missing))
+        return results, blocked
 
     # -- persistence ----------------------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ generated from a drawn seed, so the CI profile (500 examples per test) covers ab
 (150 + 30 + 75 per example):
 
 - compiled == reference, for the indexed engine and for its brute-force twin (``use_index=False``);
-- ``evaluate_batch`` == ``evaluate`` row by row;
+- ``evaluate_batch`` == ``evaluate`` row by row, and ``explain_batch`` == the reference's Responses;
+- a request without the context keys no policy reads (``Engine.context_keys``) gets the same reference Response;
 - an engine after save/load and after pickling == the original.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from lexauthz.decision import Decision
 from lexauthz.engine import Engine, compile_applicable
 from lexauthz.reference import evaluate as reference_evaluate
+from lexauthz.request import Context, Request
 
 from strategies import bundles, policy_sets, random_request, requests
 
@@ -45,6 +47,17 @@ def _check_fast_paths(engine, reqs, wants):
             assert got == (want == Decision.ALLOW), _explain(req, want, got)
 
 
+def _check_unread_keys(engine, reqs, responses, evaluate):
+    """Leaving out the context keys that no policy reads changes no reference Response."""
+    reads = engine.context_keys
+    assert all(k == k.lower() for k in reads)
+    for req, want in zip(reqs, responses):
+        kept = {k: v for k, v in req.context.to_dict().items() if k.lower() in reads}
+        if len(kept) < len(req.context):
+            less = Request(req.principal, req.action, req.resource, req.resource_account, Context(kept))
+            assert evaluate(less) == want, _explain(less, want, evaluate(less))
+
+
 def _explain(req, want, got):
     return f"request={req.to_dict()}\nreference={want}\ncompiled={got}"
 
@@ -69,6 +82,10 @@ def test_compiled_equals_reference(bundle, seed, drawn):
     assert [Decision(int(x)) for x in twin_batch] == wants
     _check_fast_paths(engine, reqs, wants)
     _check_fast_paths(twin, reqs, wants)
+    responses = [reference_evaluate(req, bundle) for req in reqs]
+    assert engine.explain_batch(p, a, r, c, resource_accounts=acct) == responses
+    assert twin.explain_batch(p, a, r, c, resource_accounts=acct) == responses
+    _check_unread_keys(engine, reqs, responses, lambda req: reference_evaluate(req, bundle))
     # The twin's full responses on a sample.
     for req in reqs[:20]:
         assert twin.evaluate(req) == reference_evaluate(req, bundle)
@@ -107,6 +124,9 @@ def test_policy_set_engine_equals_reference(ps, seed):
     p, a, r, c, acct = _columns(reqs)
     assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c, resource_accounts=acct)] == wants
     _check_fast_paths(engine, reqs, wants)
+    responses = [reference_evaluate(ps.enrich(req), ps.applicable(req)) for req in reqs]
+    assert engine.explain_batch(p, a, r, c, resource_accounts=acct) == responses
+    _check_unread_keys(engine, reqs, responses, lambda req: reference_evaluate(ps.enrich(req), ps.applicable(req)))
     loaded = Engine.from_bytes(engine.to_bytes())
     for req in reqs[:10]:
         assert loaded.evaluate(req) == engine.evaluate(req)

@@ -26,24 +26,7 @@ UNSEEN_BOT = f"arn:aws:lex:eu-west-1:{ACCT}:bot/NeverSeen"
 
 @pytest.fixture(scope="module")
 def engine():
-    ps = PolicySet()
-    ps.add_principal(ALICE, tags={"team": "ml"}, policies=[NamedPolicy("alice-lex", doc(
-        {"effect": "Allow", "action": ("lex:Recognize*", "lex:Describe*"), "resource": ("arn:aws:lex:*:*:bot*",)},
-        {"effect": "Deny", "action": ("lex:DescribeBotAlias",), "resource": ("*",),
-         "condition": (clause("StringNotEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
-        {"effect": "Allow", "action": ("lex:DeleteBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
-        {"effect": "Allow", "action": ("lex:UpdateBot",), "resource": (f"arn:aws:lex:*:{ACCT}:bot/${{aws:username}}*",)},
-        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
-         "condition": (clause("Bool", "aws:SecureTransport", "true"),)},
-    ))])
-    ps.add_principal(BOB, policies=[NamedPolicy("bob-lex", doc(
-        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",)},
-        {"effect": "Deny", "action": ("lex:Delete*",), "resource": (BOT,)},
-    ))])
-    ps.add_resource(BOT, tags={"team": "ml"})
-    ps.add_resource(ALIAS, tags={"team": "ops"})
-    return ps.compile()
+    return _fresh_engine()
 
 
 def _rows():
@@ -191,3 +174,83 @@ def test_resource_account_decides_same_account_on_the_encoded_path(engine):
     assert [Decision(int(x)) for x in engine.evaluate_batch(engine.encode(p, a, r, c, resource_accounts=acct))] == want
     assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c, resource_accounts=acct)] == want
     assert want[0] == Decision.ALLOW and want[1] == Decision.IMPLICIT_DENY
+
+
+# -- explain_batch: many Responses at once --------------------------------------------------------------------------
+
+
+def test_explain_batch_equals_evaluate_row_by_row_cold_and_warm():
+    engine = _fresh_engine()
+    rows = _rows()
+    want = [engine.evaluate(Request(p, a, r, None, c)) for p, a, r, c in rows]
+    assert {w.decision for w in want} >= {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY}
+    assert any(w.missing_context_values for w in want) and any(w.matched_statements for w in want)
+    p, a, r, c = (list(x) for x in zip(*rows))
+    cold = _fresh_engine().explain_batch(p, a, r, c)  # an engine that has seen none of these strings
+    assert cold == want
+    for _ in range(2):
+        assert engine.explain_batch(p, a, r, c) == want
+
+
+def test_explain_batch_rows_with_one_answer_share_one_response(engine):
+    rows = [(BOB, "lex:DeleteBot", BOT, None)] * 3 + [(STRANGER, "lex:DeleteBot", BOT, None)] * 2
+    p, a, r, c = (list(x) for x in zip(*rows))
+    got = engine.explain_batch(p, a, r, c)
+    assert got[0] is got[1] is got[2] and got[3] is got[4] and got[0] is not got[3]
+    assert got[0].decision is Decision.EXPLICIT_DENY and got[3].decision is Decision.IMPLICIT_DENY
+    # each shared Response has its own policy results, equal to a single evaluation's
+    assert got[0].policy_results is not got[3].policy_results
+    assert got[0] == engine.evaluate(Request(BOB, "lex:DeleteBot", BOT))
+
+
+def test_explain_batch_takes_resource_accounts(engine):
+    # a resource owned by another account (given explicitly) is a cross-account request: ALICE's identity
+    # policy alone no longer allows it
+    got = engine.explain_batch([ALICE, ALICE], ["lex:RecognizeText"] * 2, [BOT, BOT],
+                               resource_accounts=[None, "999999999999"])
+    assert got == [engine.evaluate(Request(ALICE, "lex:RecognizeText", BOT)),
+                   engine.evaluate(Request(ALICE, "lex:RecognizeText", BOT, "999999999999"))]
+    assert got[0].decision is Decision.ALLOW and got[1].decision is not Decision.ALLOW
+
+
+@pytest.mark.parametrize("column, value, path", [
+    ("actions", "PostText", "$[2].action"),
+    ("principals", "", "$[2].principal"),
+    ("resources", "not-an-arn", "$[2].resource"),
+    ("contexts", {"aws:SourceIp": object()}, "$[2].context"),
+])
+def test_explain_batch_refuses_a_bad_row_with_its_index(column, value, path):
+    engine = _fresh_engine()
+    cols = {"principals": [ALICE] * 4, "actions": ["lex:RecognizeText"] * 4, "resources": [BOT] * 4,
+            "contexts": [None] * 4}
+    cols[column][2] = value
+    with pytest.raises(RequestError) as info:
+        engine.explain_batch(**cols)
+    assert info.value.path.startswith(path)
+
+
+def test_context_keys_are_what_the_policies_read(engine):
+    # condition keys, and the keys of policy variables in condition values and in a Resource, lower-cased
+    assert engine.context_keys == frozenset({"aws:resourcetag/team", "aws:principaltag/team", "aws:username",
+                                             "aws:securetransport"})
+
+
+def _fresh_engine():
+    ps = PolicySet()
+    ps.add_principal(ALICE, tags={"team": "ml"}, policies=[NamedPolicy("alice-lex", doc(
+        {"effect": "Allow", "action": ("lex:Recognize*", "lex:Describe*"), "resource": ("arn:aws:lex:*:*:bot*",)},
+        {"effect": "Deny", "action": ("lex:DescribeBotAlias",), "resource": ("*",),
+         "condition": (clause("StringNotEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
+        {"effect": "Allow", "action": ("lex:DeleteBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
+        {"effect": "Allow", "action": ("lex:UpdateBot",), "resource": (f"arn:aws:lex:*:{ACCT}:bot/${{aws:username}}*",)},
+        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
+         "condition": (clause("Bool", "aws:SecureTransport", "true"),)},
+    ))])
+    ps.add_principal(BOB, policies=[NamedPolicy("bob-lex", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",)},
+        {"effect": "Deny", "action": ("lex:Delete*",), "resource": (BOT,)},
+    ))])
+    ps.add_resource(BOT, tags={"team": "ml"})
+    ps.add_resource(ALIAS, tags={"team": "ops"})
+    return ps.compile()

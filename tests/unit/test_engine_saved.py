@@ -609,6 +609,10 @@ def _assert_refused_when_needed(loaded, req):
         loaded.evaluate_batch([UNRELATED.principal] + p * 2, [UNRELATED.action] + a * 2,
                               [UNRELATED.resource] + r * 2, [None] + c * 2, out=out)
         assert (out == Decision.ERROR).all()
+        explained = loaded.explain_batch([UNRELATED.principal] + p, [UNRELATED.action] + a,
+                                         [UNRELATED.resource] + r, [None] + c)
+        assert [(x.decision, [e.code for e in x.errors]) for x in explained] == [
+            (Decision.ERROR, ["E_PLAN_DAMAGED"])] * 2
         with pytest.raises(PlanFormatError, match="damaged"):
             loaded.encode(p, a, r, c)
 
