@@ -17,9 +17,9 @@ from typing import Any, Mapping
 
 from ..decision import Decision
 from ..errors import RequestError
-from ..request import Context, Request
+from ..request import Request
 from .errors import ServiceError
-from .mapping import RESOURCE_TYPES, SUBJECT_TYPES, Mapper, allow_context, deny_context
+from .mapping import NO_KEYS, RESOURCE_TYPES, SUBJECT_TYPES, Mapper, allow_context, deny_context
 
 __all__ = ["Evaluator", "metadata", "SEMANTICS", "CAPABILITIES"]
 
@@ -88,7 +88,8 @@ class Evaluator:
             acct = loaded.account
             m = self._mappers[loaded] = Mapper(acct.principals if acct is not None else None,
                                                acct.resources if acct is not None else None,
-                                               trust_request_properties=self.trust)
+                                               trust_request_properties=self.trust,
+                                               reads=getattr(loaded.engine, "context_keys", None))
         return m
 
     # -- evaluation -------------------------------------------------------------------------------------------
@@ -165,16 +166,19 @@ class Evaluator:
         cache: dict = {}
         seen: dict = {}
         filtered: dict = {}
-        clock = {"aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-                 "aws:EpochTime": str(int(now))}
+        clock = mapper.clock(now)
         trust = mapper.trust
         # The common item, {"subject": {"type": "iam_principal", "id": ARN}, "action": {"name": ...}, "resource":
         # {"type": "lex_resource", "id": ...}} and nothing else, is mapped here with a few probes and its context
         # found by (principal, resource tags); every other item (and any that fails here) takes the checking path
         # below, which gives the same answer for this shape.
         fast_ctx: dict = {}
+        shared_ctx: dict = {}
         default_ctx = defaults["context"]
         resource_tags = mapper.resource_tags
+        by_resource = mapper.has_inventory  # without an inventory, a context does not depend on the resource
+        fast: list = []  # (row, principal, action, resource, context) of the items mapped here
+        add = fast.append
         for i, item in enumerate(items):
             if not trust:
                 try:
@@ -191,24 +195,26 @@ class Evaluator:
                         and principal.startswith("arn:")):
                     # keyed like the checking path's cache: items whose resources share their stored tags (one
                     # shared dict) share one context object, which the engine then finds by content once
-                    tags = resource_tags(res)
-                    key = (principal, id(tags))
-                    hit = fast_ctx.get(key)
+                    tags = resource_tags(res) if by_resource else NO_KEYS
+                    hit = fast_ctx.get((principal, id(tags)))
                     if hit is not None and hit[0] is tags:  # the entry holds its tags, so the id is never reused
-                        ctx = hit[1]
-                    else:
-                        try:
+                        add((i, principal, act, res, hit[1]))
+                        continue
+                    try:
+                        # principals whose derived keys are one dict (NO_KEYS: none read) share the context too
+                        keys = mapper.derived(principal, f"$.evaluations[{i}].subject.id")
+                        both = shared_ctx.get((id(keys), id(tags)))
+                        if both is not None and both[0] is keys and both[1] is tags:
+                            ctx = both[2]
+                        else:
                             ctx = mapper.plain_context(principal, res, default_ctx, f"$.evaluations[{i}]", clock,
                                                        filtered)
-                            fast_ctx[key] = (tags, ctx)
-                        except ServiceError:
-                            ctx = None
-                    if ctx is not None:
-                        rows.append(i)
-                        principals.append(principal)
-                        actions.append(act)
-                        resources.append(res)
-                        contexts.append(ctx)
+                            shared_ctx[(id(keys), id(tags))] = (keys, tags, ctx)
+                    except ServiceError:
+                        pass  # the checking path below gives the error
+                    else:
+                        fast_ctx[(principal, id(tags))] = (tags, ctx)
+                        add((i, principal, act, res, ctx))
                         continue
             path = f"$.evaluations[{i}]"
             try:
@@ -260,6 +266,13 @@ class Evaluator:
             actions.append(act)
             resources.append(res)
             contexts.append(ctx)
+        if fast:
+            if rows:  # both paths mapped items: merge them in row order
+                merged = sorted(fast + list(zip(rows, principals, actions, resources, contexts)),
+                                key=lambda t: t[0])
+            else:
+                merged = fast
+            rows, principals, actions, resources, contexts = map(list, zip(*merged))
         explanations = _Explanations(engine, loaded, self.explain)
         for start in range(0, len(rows), _CHUNK):
             stop = min(len(rows), start + _CHUNK)
@@ -318,18 +331,21 @@ class Evaluator:
                                    [contexts[k] for k in good], results, records, explanations)
             return
         explain = self.explain
+        need = []  # rows whose answer names why: every deny when explaining, and every ERROR
         for k, j in enumerate(rows):
             code = codes[k]
             if code == _ALLOW:
-                # NOTE: batch allows carry no explanation; explaining costs a full evaluate per row
+                # NOTE: batch allows carry no explanation (as AuthZEN's `{"decision": true}`)
                 results[j] = _ALLOWED
                 records[j] = ((principals[k], actions[k], resources[k]), "allowed", None, None)
-                continue
-            if not explain and code != _ERROR:
+            elif not explain and code != _ERROR:
                 results[j] = _IMPLICIT_DENIED if code == 0 else _EXPLICIT_DENIED
                 records[j] = ((principals[k], actions[k], resources[k]), _WORDS[code], None, None)
-                continue
-            results[j], records[j] = explanations.answer(code, principals[k], actions[k], resources[k], contexts[k])
+            else:
+                need.append(k)
+        if need:
+            for k, answer in zip(need, explanations.answers(codes, need, principals, actions, resources, contexts)):
+                results[rows[k]], records[rows[k]] = answer
 
     # -- search -----------------------------------------------------------------------------------------------
 
@@ -472,46 +488,54 @@ class Evaluator:
 class _Explanations:
     """The explained answers of one batch's denied (and refused) rows.
 
-    A row is evaluated in full once per distinct (principal, action, resource, context object) of the batch, and
-    each distinct context object becomes one :class:`Context`, as the :class:`Request` would build it; rows that
-    repeat share the answer (never mutated: orjson writes it out) and its log record.  The batch's context column
-    keeps every context object alive, and the entries here hold them too, so an id is never reused while it keys
-    an entry.
+    The rows of a chunk that need an explanation are explained together by :meth:`Engine.explain_batch`, which
+    gives rows with the same answer one Response; rows with one Response share one result (never mutated: orjson
+    writes it out).  The entries hold their Responses, so an id is never reused while it keys an entry.
     """
 
-    __slots__ = ("engine", "loaded", "explain", "_contexts", "_answers")
+    __slots__ = ("engine", "loaded", "explain", "_by_response")
 
     def __init__(self, engine, loaded, explain: bool):
         self.engine = engine
         self.loaded = loaded
         self.explain = explain
-        self._contexts: dict = {}
-        self._answers: dict = {}
+        self._by_response: dict = {}  # (id(Response), decision) -> (Response, result)
 
-    def answer(self, code: int, principal: str, action: str, resource: str, raw) -> tuple[dict, tuple]:
-        """``(result, record)`` of a row the batch decided ``code``: the full evaluation's explanation, the
-        stricter of the two answers when they disagree; a failure inside the evaluation is a deny (not kept)."""
-        key = (code, principal, action, resource, id(raw))
-        hit = self._answers.get(key)
-        if hit is not None:
-            return hit
+    def answers(self, codes, ks, principals, actions, resources, contexts) -> list:
+        """``(result, record)`` of each row ``k`` in ``ks`` that the batch decided ``codes[k]``: the full
+        explanation, the stricter of the two answers when they disagree; a failure inside the explanation is a
+        deny."""
+        cols = ([principals[k] for k in ks], [actions[k] for k in ks], [resources[k] for k in ks],
+                [contexts[k] for k in ks])
         try:
-            entry = self._contexts.get(id(raw))
-            if entry is None:
-                entry = self._contexts[id(raw)] = (raw, raw if isinstance(raw, Context) else Context(raw))
-            resp = self.engine.evaluate(Request(principal, action, resource, context=entry[1]))
-        except Exception as exc:  # noqa: BLE001 - fail closed
-            return (_internal_deny(exc, self.loaded),
-                    _record_cols(principal, action, resource, raw, Decision.ERROR, None, exc))
-        other = int(resp.decision)
-        if other != code:  # the two paths disagree: the stricter answer stands
-            code = _ERROR if _ERROR in (code, other) else min((code, other), key=_rank)
-        decision = _DECISIONS[code]
-        if decision is Decision.ALLOW:
-            result = {"decision": True}
-        else:
-            result = {"decision": False, "context": deny_context(resp, decision, self.explain)}
-        out = self._answers[key] = (result, _record_cols(principal, action, resource, raw, decision, resp))
+            resps = self.engine.explain_batch(*cols)
+        except Exception:  # noqa: BLE001 - find the failing row: each is explained alone, a failure denies it
+            resps = []
+            for i in range(len(ks)):
+                try:
+                    resps.append(self.engine.explain_batch(*([c[i]] for c in cols))[0])
+                except Exception as exc:  # noqa: BLE001 - fail closed
+                    resps.append(exc)
+        out = []
+        by_response = self._by_response
+        for k, resp in zip(ks, resps):
+            code = codes[k]
+            if isinstance(resp, Exception):
+                out.append((_internal_deny(resp, self.loaded),
+                            _record_cols(principals[k], actions[k], resources[k], contexts[k], Decision.ERROR, None,
+                                         resp)))
+                continue
+            other = int(resp.decision)
+            if other != code:  # the two paths disagree: the stricter answer stands
+                code = _ERROR if _ERROR in (code, other) else min((code, other), key=_rank)
+            shared = by_response.get((id(resp), code))
+            if shared is None:
+                decision = _DECISIONS[code]
+                result = ({"decision": True} if decision is Decision.ALLOW else
+                          {"decision": False, "context": deny_context(resp, decision, self.explain)})
+                shared = by_response[(id(resp), code)] = (resp, result)
+            # the record as _record_cols makes it (formatted by the decision log's thread)
+            out.append((shared[1], ((principals[k], actions[k], resources[k]), _WORDS[code], resp, None)))
         return out
 
 

@@ -303,6 +303,7 @@ class EngineHolder:
                 if self.canary_path:
                     Canary.load(self.canary_path).check(engine)
                 revision = engine.revision
+                engine.context_keys  # noqa: B018 - found here, in the background, not on the first request
             except ServiceError as exc:
                 return self._failed(trigger, exc)
             except Exception as exc:  # noqa: BLE001 - a reload never takes the service down; the old engine serves

@@ -34,7 +34,7 @@ from ..errors import RequestError
 from ..request import Context, Request
 from .errors import ServiceError
 
-__all__ = ["SUBJECT_TYPES", "RESOURCE_TYPES", "Mapper", "deny_context", "allow_context", "deciding"]
+__all__ = ["SUBJECT_TYPES", "RESOURCE_TYPES", "NO_KEYS", "Mapper", "deny_context", "allow_context", "deciding"]
 
 SUBJECT_TYPES = ("iam_principal", "aws_account", "aws_service")
 RESOURCE_TYPES = ("lex_resource",)
@@ -47,7 +47,9 @@ _DERIVED = frozenset(k.lower() for k in (
 _STORED_PREFIXES = ("aws:principaltag/", "aws:resourcetag/")
 
 
-_NO_TAGS: dict = {}  # shared, never written: resources without stored tags share one context
+# Shared, never written: principals without derived keys and resources without stored tags (or none that a policy
+# reads) share this one dict, so their items share one context.
+NO_KEYS: dict = {}
 
 
 def is_derived_key(key: str) -> bool:
@@ -103,15 +105,20 @@ class Mapper:
     """Turns AuthZEN entities into :class:`lexauthz.Request` for one serving engine (and its account, if any).
 
     ``principals`` is the account's :class:`~lexauthz.lex.PrincipalStore` (ids and tags of known users and roles)
-    or an empty one (keys from the ARN alone).
+    or an empty one (keys from the ARN alone).  ``reads`` is the lower-cased context keys the serving engine's
+    policies read (:attr:`lexauthz.Engine.context_keys`): the keys the service derives itself (principal keys,
+    stored tags, clock) are put in a context only when some policy reads them, since no other key changes an answer
+    and each one costs the engine a larger context to find.  A caller's own context keys always go in as given.
     """
 
-    def __init__(self, principals=None, resources=None, *, trust_request_properties: bool = False):
+    def __init__(self, principals=None, resources=None, *, trust_request_properties: bool = False,
+                 reads: frozenset | None = None):
         from ..lex import PrincipalStore
 
         self._principals = principals if principals is not None else PrincipalStore()
         self._resources = resources
         self.trust = trust_request_properties
+        self._reads = reads
         self._derived: dict[str, dict] = {}
         self._resource_tags: dict[str, dict] = {}
 
@@ -154,11 +161,12 @@ class Mapper:
     # -- the request ------------------------------------------------------------------------------------------
 
     def derived(self, principal: str, path: str) -> dict:
-        """The principal context keys of ``principal`` (cached per principal)."""
+        """The principal context keys of ``principal`` (cached per principal; :data:`NO_KEYS` when none is
+        read)."""
         ctx = self._derived.get(principal)
         if ctx is None:
             try:
-                ctx = self._principals.resolve(principal, path).context()
+                ctx = self._read(self._principals.resolve(principal, path).context()) or NO_KEYS
             except RequestError as exc:
                 raise ServiceError("E_BAD_PRINCIPAL", exc.message, exc.path) from None
             if len(self._derived) > 10_000:
@@ -166,20 +174,42 @@ class Mapper:
             self._derived[principal] = ctx
         return ctx
 
+    @property
+    def has_inventory(self) -> bool:
+        """Whether resources have stored tags here (the account's Lex inventory)."""
+        return self._resources is not None
+
     def resource_tags(self, resource: str) -> dict:
         """``aws:ResourceTag/*`` of ``resource`` from the account's Lex inventory (cached per resource)."""
         if self._resources is None:
-            return _NO_TAGS
+            return NO_KEYS
         tags = self._resource_tags.get(resource)
         if tags is None:
             try:
-                tags = dict(self._resources.tags(resource).context("aws:ResourceTag/")) or _NO_TAGS
+                tags = self._read(dict(self._resources.tags(resource).context("aws:ResourceTag/"))) or NO_KEYS
             except (RequestError, ValueError):
-                tags = _NO_TAGS
+                tags = NO_KEYS
             if len(self._resource_tags) > 10_000:
                 self._resource_tags.clear()
             self._resource_tags[resource] = tags
         return tags
+
+    def _read(self, keys: Mapping) -> dict:
+        """``keys`` without those no policy reads."""
+        reads = self._reads
+        if reads is None:
+            return dict(keys)
+        return {k: v for k, v in keys.items() if k.lower() in reads}
+
+    def clock(self, now: float) -> dict:
+        """``aws:CurrentTime`` and ``aws:EpochTime`` at ``now``, each only when some policy reads it."""
+        reads = self._reads
+        out = {}
+        if reads is None or "aws:currenttime" in reads:
+            out["aws:CurrentTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        if reads is None or "aws:epochtime" in reads:
+            out["aws:EpochTime"] = str(int(now))
+        return out
 
     def plain_context(self, principal: str, resource_arn: str, context: Any, path: str, clock: dict,
                       filtered: dict) -> dict:
@@ -249,10 +279,9 @@ class Mapper:
             for k, v in self.resource_tags(resource_arn).items():
                 if not trust or k.lower() not in lower:
                     put(k, v)
-        if not trust or "aws:currenttime" not in lower:
-            put("aws:CurrentTime", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)))
-        if not trust or "aws:epochtime" not in lower:
-            put("aws:EpochTime", str(int(now)))
+        for k, v in self.clock(now).items():
+            if not trust or k.lower() not in lower:
+                put(k, v)
         return ctx
 
     def request(self, subject: Any, action: Any, resource: Any, context: Any, path: str = "$",
