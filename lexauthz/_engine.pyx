@@ -58,7 +58,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_ITEM
 from cpython.object cimport PyObject, PyObject_Hash
 from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 
 from lexauthz cimport _csrc
@@ -1428,38 +1428,51 @@ cdef class Core:
             raise ValueError("explain_rows: columns of different lengths")
         resolver = self.resolver
         check = self.check_row
-        for i in range(n):
-            if self.poisoned:
-                out.append((DEC_ERROR, None, [], None, False))
-                continue
-            pe, rent, ae, r = self._resolve(resolver, ps[i], as_[i], rs[i], check)
-            centry = self._ctx_entry(contexts[i] if contexts is not None else None, i)
-            acct = accounts[i] if accounts is not None else None
-            if acct is not None and type(acct) is not str:
-                if not isinstance(acct, str):
-                    raise _RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
-                                        f"$[{i}].resource_account")
-                acct = _exact_str(acct)
-            b = self._bundle_of(pe, rent)
-            if b.errors:
-                out.append((DEC_ERROR, b, [], None, False))
-                continue
-            if acct:
-                same = 1 if (pe.account is not None and pe.account == acct) else 0
-            else:
-                same = _same_account(pe, rent)
-            ee = self._env_entry(centry, pe, rent)
-            action_row = _fptr(ae.row)
-            resource_row = _fptr(rent.row)
-            tag_row = _fptr(ee.trow)
-            passed_arr = np.zeros((b.k >> 6) + 1, dtype=_U64)
-            matched = []
-            self._walk(b, action_row, resource_row, tag_row, ee.env, r, _fptr(passed_arr), matched, self._memo())
-            _fill_view(&view, b)
-            d = c_decide_sparse(&view, action_row, resource_row, tag_row, _fptr(passed_arr),
-                                self.p_type, self.p_eff, self.p_lvl, same)
-            out.append((d if d >= 0 else DEC_ERROR, b, matched,
-                        self._missing(b, action_row, resource_row, r, <_Env>ee.env), same == 1))
+        # the passed bits of one row (by local position), reused from row to row
+        cdef uint64_t *passed = NULL
+        cdef uint64_t *grown
+        cdef size_t cap = 0, words
+        try:
+            for i in range(n):
+                if self.poisoned:
+                    out.append((DEC_ERROR, None, [], None, False))
+                    continue
+                pe, rent, ae, r = self._resolve(resolver, ps[i], as_[i], rs[i], check)
+                centry = self._ctx_entry(contexts[i] if contexts is not None else None, i)
+                acct = accounts[i] if accounts is not None else None
+                if acct is not None and type(acct) is not str:
+                    if not isinstance(acct, str):
+                        raise _RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
+                                            f"$[{i}].resource_account")
+                    acct = _exact_str(acct)
+                b = self._bundle_of(pe, rent)
+                if b.errors:
+                    out.append((DEC_ERROR, b, [], None, False))
+                    continue
+                if acct:
+                    same = 1 if (pe.account is not None and pe.account == acct) else 0
+                else:
+                    same = _same_account(pe, rent)
+                ee = self._env_entry(centry, pe, rent)
+                action_row = _fptr(ae.row)
+                resource_row = _fptr(rent.row)
+                tag_row = _fptr(ee.trow)
+                words = <size_t>(b.k >> 6) + 1
+                if words > cap:
+                    grown = <uint64_t *>realloc(passed, words * sizeof(uint64_t))
+                    if grown == NULL:
+                        raise MemoryError()
+                    passed, cap = grown, words
+                memset(passed, 0, words * sizeof(uint64_t))
+                matched = []
+                self._walk(b, action_row, resource_row, tag_row, ee.env, r, passed, matched, self._memo())
+                _fill_view(&view, b)
+                d = c_decide_sparse(&view, action_row, resource_row, tag_row, passed,
+                                    self.p_type, self.p_eff, self.p_lvl, same)
+                out.append((d if d >= 0 else DEC_ERROR, b, matched,
+                            self._missing(b, action_row, resource_row, r, <_Env>ee.env), same == 1))
+        finally:
+            free(passed)
         return out
 
     cdef tuple _resolve(self, resolver, p, a, r, check):
