@@ -36,7 +36,11 @@ from .extauthz import RouteTable, check
 __all__ = ["Service"]
 
 _JSON = b"application/json"
-_OFFLOAD_ITEMS = 256  # evaluations batches larger than this are decided on a worker thread
+# An evaluations batch larger than _OFFLOAD_ITEMS is decided on a worker thread while other requests are in flight,
+# so that the event loop goes on reading and parsing them; alone, a batch of up to _INLINE_ITEMS (a few ms of work)
+# is decided in the event loop, which saves the two thread hand-offs (about 0.25 ms on a 1,000-item batch).
+_OFFLOAD_ITEMS = 256
+_INLINE_ITEMS = 2_000
 
 
 class _Disconnected(Exception):
@@ -187,7 +191,8 @@ class Service:
 
     async def _evaluations(self, body, cur):
         items = body.get("evaluations") if isinstance(body, dict) else None
-        if isinstance(items, list) and len(items) > _OFFLOAD_ITEMS:
+        if isinstance(items, list) and len(items) > _OFFLOAD_ITEMS and (self.inflight > 1
+                                                                         or len(items) > _INLINE_ITEMS):
             return await asyncio.get_running_loop().run_in_executor(None, self.evaluator.evaluations, body, cur)
         return self.evaluator.evaluations(body, cur)
 
