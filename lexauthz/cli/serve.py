@@ -82,6 +82,7 @@ def run(args) -> int:
         if getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative", code="E_BAD_LIMIT")
     try:
+        import msgspec  # noqa: F401
         import orjson  # noqa: F401
         import uvicorn  # noqa: F401
         import prometheus_client  # noqa: F401

@@ -64,6 +64,10 @@ class Service:
                  routes: RouteTable | None = None):
         import orjson
 
+        from .wire import CommonBatch, common_batch
+
+        self._common_batch = common_batch
+        self._common_type = CommonBatch
         self._dumps = orjson.dumps
         self._loads = orjson.loads
         self._json_error = orjson.JSONDecodeError
@@ -132,7 +136,7 @@ class Service:
                                   rid, endpoint, t0, authzen)
                 return
             try:
-                body = await self._json_body(receive, headers)
+                body = await self._json_body(receive, headers, path == "/access/v1/evaluations")
                 cur = self.holder.current
                 if cur is None:
                     raise ServiceError("E_NOT_READY", "no engine is loaded yet", "$", 503)
@@ -190,11 +194,15 @@ class Service:
         return self.evaluator.evaluation(body, cur)
 
     async def _evaluations(self, body, cur):
-        items = body.get("evaluations") if isinstance(body, dict) else None
+        if type(body) is self._common_type:
+            items, decide = body.evaluations, self.evaluator.common_evaluations
+        else:
+            items = body.get("evaluations") if isinstance(body, dict) else None
+            decide = self.evaluator.evaluations
         if isinstance(items, list) and len(items) > _OFFLOAD_ITEMS and (self.inflight > 1
                                                                          or len(items) > _INLINE_ITEMS):
-            return await asyncio.get_running_loop().run_in_executor(None, self.evaluator.evaluations, body, cur)
-        return self.evaluator.evaluations(body, cur)
+            return await asyncio.get_running_loop().run_in_executor(None, decide, body, cur)
+        return decide(body, cur)
 
     def _search(self, kind):
         async def handler(body, cur):
@@ -298,7 +306,8 @@ class Service:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _json_body(self, receive, headers) -> Any:
+    async def _json_body(self, receive, headers, common: bool = False) -> Any:
+        """The parsed body; with ``common``, a batch of common items comes as a :class:`wire.CommonBatch`."""
         ctype = headers.get("content-type", "")
         body = await self._read_body(receive, headers)
         if ctype.split(";", 1)[0].strip().lower() != "application/json":
@@ -306,6 +315,10 @@ class Service:
                                f"`{ctype or 'absent'}`", "$")
         if not body.strip():
             raise ServiceError("E_EMPTY_BODY", "the request body is empty", "$")
+        if common:
+            batch = self._common_batch(body)
+            if batch is not None:
+                return batch
         try:
             return self._loads(body)
         except self._json_error as exc:

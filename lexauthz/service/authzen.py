@@ -127,6 +127,66 @@ class Evaluator:
         if len(items) > self.max_batch:
             raise ServiceError("E_BATCH_TOO_LARGE", f"{len(items)} evaluations exceed the limit of {self.max_batch}",
                                "$.evaluations")
+        semantic = self._semantic(body)
+        return self._finish(semantic, *self._decide_many(body, items, loaded), loaded)
+
+    def common_evaluations(self, batch, loaded) -> tuple[dict, list]:
+        """:meth:`evaluations` of a body :func:`lexauthz.service.wire.common_batch` decoded (every item of the
+        common shape): the same answer, with the items mapped by columns; any item the columns cannot map sends
+        the whole body down the checking path."""
+        if len(batch.evaluations) > self.max_batch or self.trust:
+            return self.evaluations(batch.generic(), loaded)
+        semantic = self._semantic(batch)
+        mapped = self._map_common(batch, loaded)
+        if mapped is None:
+            return self.evaluations(batch.generic(), loaded)
+        n = len(batch.evaluations)
+        results: list = [None] * n
+        records: list = [None] * n
+        self._decide_rows(loaded, batch.evaluations, list(range(n)), *mapped, results, records)
+        return self._finish(semantic, results, records, loaded)
+
+    def _map_common(self, batch, loaded):
+        """``(principals, actions, resources, contexts)`` of a common batch, or None when an item needs the
+        checking path (a principal that is not an ARN, an empty name, a default context that is not an object,
+        a principal the mapper refuses)."""
+        mapper = self.mapper(loaded)
+        principals, actions, resources = batch.columns()
+        default_ctx = batch.context
+        if not (all([p.startswith("arn:") for p in principals]) and all(actions) and all(resources)
+                and (default_ctx is None or type(default_ctx) is dict)):
+            return None
+        clock = mapper.clock(time.time())
+        filtered: dict = {}
+        by_key: dict = {}  # (id(derived keys), id(stored tags)) -> (keys, tags, context): one object per content
+        try:
+            if not mapper.has_inventory:
+                # a context depends on the principal only: one per distinct principal
+                of: dict = {}
+                for p in set(principals):
+                    keys = mapper.derived(p, "$.evaluations[*].subject.id")
+                    hit = by_key.get(id(keys))
+                    if hit is None or hit[0] is not keys:
+                        hit = by_key[id(keys)] = (keys, mapper.plain_context(
+                            p, "*", default_ctx, "$.evaluations[*]", clock, filtered))
+                    of[p] = hit[1]
+                contexts = list(map(of.__getitem__, principals))
+            else:
+                contexts = []
+                tags_of = mapper.resource_tags
+                for p, r in zip(principals, resources):
+                    keys, tags = mapper.derived(p, "$.evaluations[*].subject.id"), tags_of(r)
+                    hit = by_key.get((id(keys), id(tags)))
+                    if hit is None or hit[0] is not keys or hit[1] is not tags:
+                        hit = by_key[(id(keys), id(tags))] = (keys, tags, mapper.plain_context(
+                            p, r, default_ctx, "$.evaluations[*]", clock, filtered))
+                    contexts.append(hit[2])
+        except ServiceError:
+            return None  # the checking path names the item
+        return principals, actions, resources, contexts
+
+    @staticmethod
+    def _semantic(body) -> str:
         semantic = "execute_all"
         options = body.get("options")
         if options is not None:
@@ -136,7 +196,10 @@ class Evaluator:
             if semantic not in SEMANTICS:
                 raise ServiceError("E_BAD_OPTION", f"`evaluations_semantic` `{semantic}` is not one of "
                                    f"{', '.join(SEMANTICS)}", "$.options.evaluations_semantic")
-        results, records = self._decide_many(body, items, loaded)
+        return semantic
+
+    @staticmethod
+    def _finish(semantic: str, results: list, records: list, loaded) -> tuple[dict, list]:
         if semantic == "deny_on_first_deny":
             for i, r in enumerate(results):
                 if not r["decision"]:
@@ -151,9 +214,7 @@ class Evaluator:
 
     def _decide_many(self, body: Mapping, items: list, loaded) -> tuple[list, list]:
         mapper = self.mapper(loaded)
-        engine = loaded.engine
         now = time.time()
-        deadline = time.perf_counter() + self.decision_seconds
         defaults = {k: body.get(k) for k in ("subject", "action", "resource", "context")}
         n = len(items)
         results: list = [None] * n
@@ -273,6 +334,14 @@ class Evaluator:
             else:
                 merged = fast
             rows, principals, actions, resources, contexts = map(list, zip(*merged))
+        self._decide_rows(loaded, items, rows, principals, actions, resources, contexts, results, records)
+        return results, records
+
+    def _decide_rows(self, loaded, items, rows, principals, actions, resources, contexts, results, records):
+        """Decide the mapped rows (``results[rows[k]]`` for column row ``k``) chunk by chunk, within the time
+        limit; rows past it get E_TIME_LIMIT."""
+        engine = loaded.engine
+        deadline = time.perf_counter() + self.decision_seconds
         explanations = _Explanations(engine, loaded, self.explain)
         for start in range(0, len(rows), _CHUNK):
             stop = min(len(rows), start + _CHUNK)
@@ -285,7 +354,6 @@ class Evaluator:
                 break
             self._decide_chunk(engine, loaded, rows[start:stop], principals[start:stop], actions[start:stop],
                                resources[start:stop], contexts[start:stop], results, records, explanations)
-        return results, records
 
     def _decide_chunk(self, engine, loaded, rows, principals, actions, resources, contexts, results, records,
                       explanations: "_Explanations"):
