@@ -34,7 +34,7 @@ CAPABILITIES = (
     "urn:lexauthz:authzen:action:iam-action",
     "urn:lexauthz:authzen:context:iam-condition-keys",
 )
-_CHUNK = 512
+_CHUNK = 1024
 _DECISIONS = tuple(Decision(c) for c in range(4))
 _WORDS = tuple(d.simulator_name for d in _DECISIONS)
 # answers shared by every item that gets them (never mutated; orjson writes them out)
@@ -400,15 +400,16 @@ class Evaluator:
             return
         explain = self.explain
         need = []  # rows whose answer names why: every deny when explaining, and every ERROR
-        for k, j in enumerate(rows):
-            code = codes[k]
+        k = -1
+        for j, code, p, a, r in zip(rows, codes, principals, actions, resources):
+            k += 1
             if code == _ALLOW:
                 # NOTE: batch allows carry no explanation (as AuthZEN's `{"decision": true}`)
                 results[j] = _ALLOWED
-                records[j] = ((principals[k], actions[k], resources[k]), "allowed", None, None)
+                records[j] = ((p, a, r), "allowed", None, None)
             elif not explain and code != _ERROR:
                 results[j] = _IMPLICIT_DENIED if code == 0 else _EXPLICIT_DENIED
-                records[j] = ((principals[k], actions[k], resources[k]), _WORDS[code], None, None)
+                records[j] = ((p, a, r), _WORDS[code], None, None)
             else:
                 need.append(k)
         if need:
@@ -567,7 +568,8 @@ class _Explanations:
         self.engine = engine
         self.loaded = loaded
         self.explain = explain
-        self._by_response: dict = {}  # (id(Response), decision) -> (Response, result)
+        # (id(Response), the batch's decision) -> (Response, result, the decision answered)
+        self._by_response: dict = {}
 
     def answers(self, codes, ks, principals, actions, resources, contexts) -> list:
         """``(result, record)`` of each row ``k`` in ``ks`` that the batch decided ``codes[k]``: the full
@@ -585,25 +587,26 @@ class _Explanations:
                 except Exception as exc:  # noqa: BLE001 - fail closed
                     resps.append(exc)
         out = []
+        add = out.append
         by_response = self._by_response
-        for k, resp in zip(ks, resps):
+        for k, p, a, r, resp in zip(ks, cols[0], cols[1], cols[2], resps):
             code = codes[k]
-            if isinstance(resp, Exception):
-                out.append((_internal_deny(resp, self.loaded),
-                            _record_cols(principals[k], actions[k], resources[k], contexts[k], Decision.ERROR, None,
-                                         resp)))
-                continue
-            other = int(resp.decision)
-            if other != code:  # the two paths disagree: the stricter answer stands
-                code = _ERROR if _ERROR in (code, other) else min((code, other), key=_rank)
             shared = by_response.get((id(resp), code))
             if shared is None:
+                if isinstance(resp, Exception):
+                    add((_internal_deny(resp, self.loaded), _record_cols(p, a, r, contexts[k], Decision.ERROR, None,
+                                                                         resp)))
+                    continue
+                if resp.decision != code:  # the two paths disagree: the stricter answer stands
+                    other = int(resp.decision)
+                    code = _ERROR if _ERROR in (code, other) else min((code, other), key=_rank)
                 decision = _DECISIONS[code]
                 result = ({"decision": True} if decision is Decision.ALLOW else
                           {"decision": False, "context": deny_context(resp, decision, self.explain)})
-                shared = by_response[(id(resp), code)] = (resp, result)
+                # keyed by the batch's code: a Response the batch agreed with is found here next time
+                shared = by_response[(id(resp), codes[k])] = (resp, result, code)
             # the record as _record_cols makes it (formatted by the decision log's thread)
-            out.append((shared[1], ((principals[k], actions[k], resources[k]), _WORDS[code], resp, None)))
+            add((shared[1], ((p, a, r), _WORDS[shared[2]], resp, None)))
         return out
 
 
