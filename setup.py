@@ -33,6 +33,7 @@ EXTENSIONS = [
     ("lexauthz._match", "lexauthz/_match.pyx", ["lxa_glob.c"]),
     ("lexauthz._conditions", "lexauthz/_conditions.pyx", []),
     ("lexauthz._engine", "lexauthz/_engine.pyx", ["lxa_bits.c"]),
+    ("lexauthz.compile._records", "lexauthz/compile/_records.pyx", []),
 ]
 
 CSRC = "csrc"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pyroaring import BitMap
 
 from ..policy.applicable import NamedPolicy
-from ..policy.model import Statement
+from ._records import StatementInfo  # what the engine keeps of one statement (not tracked by the cyclic GC)
 
 __all__ = ["TYPE_CODES", "Slot", "Layout", "StatementInfo", "TagIndex", "Plan", "PlanBuilder"]
 
@@ -91,18 +91,6 @@ class Layout:
             yield self.session
         for level in self.scps or ():
             yield from level
-
-
-@dataclass(frozen=True, slots=True)
-class StatementInfo:
-    """What the engine keeps of one statement besides the index rows."""
-
-    id: int
-    slot: int
-    statement: Statement
-    variables_enabled: bool
-    dynamic_resource: bool
-    indexed_clauses: tuple[int, ...]  # positions in statement.condition decided by the tag index
 
 
 @dataclass

@@ -40,3 +40,28 @@ def test_action_and_resource_rows_equal_brute_force(bundle, actions, resources):
                 if i.dynamic_resource or statement_matches_resource(i.statement, r, Context(),
                                                                     variables_enabled=i.variables_enabled)]
         assert bits_to_ids(row) == want
+
+
+def test_statement_records_are_not_tracked_by_the_cyclic_collector():
+    # one record per statement lives as long as the engine: untracked, they cost a full collection nothing
+    import gc
+    import pickle
+
+    from lexauthz.compile.plan import StatementInfo
+    from lexauthz.engine import Engine
+    from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
+    from lexauthz.policy.parser import parse_policy
+
+    doc = parse_policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lex:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "lex:Delete*", "Resource": "arn:aws:lex:*:*:bot/${aws:username}",
+         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "prod"}}}]})
+    engine = compile_applicable(ApplicablePolicies(identity=(NamedPolicy("p", doc.document),)))
+    for plan in (engine._core.plan, Engine.from_bytes(engine.to_bytes())._core.plan):
+        infos = [plan.statements[s] for s in range(plan.n_stmts)]
+        assert len(infos) == 2 and all(type(i) is StatementInfo for i in infos)
+        assert not any(gc.is_tracked(i) for i in infos)
+        # still plain records: equal by value, hashable, picklable
+        assert infos[1].dynamic_resource and not infos[0].dynamic_resource
+        assert pickle.loads(pickle.dumps(infos[1])) == infos[1] and hash(infos[1]) == hash(infos[1])
+        assert infos[0] != infos[1]
