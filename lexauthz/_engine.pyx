@@ -57,7 +57,7 @@ from cpython.dict cimport PyDict_Next
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_ITEM
 from cpython.object cimport PyObject, PyObject_Hash
-from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 
@@ -274,6 +274,9 @@ cdef class _Bundle:
 # =================================================================================================================
 
 cdef uint64_t _serial_counter = 0
+# Rows kept in a core's decision table (t_d): 40 bytes a slot, at most half full, and the smaller copies kept
+# until the core goes (csrc/lxa_tab.h): about 40 MB at the limit.
+cdef size_t _DECISION_LIMIT = 1 << 18
 
 
 cdef inline uint64_t _new_serial() noexcept:
@@ -386,6 +389,13 @@ cdef struct _RRec:
     uint64_t tag_serial
     uint64_t rslot_key      # 0: no resource policy; slot + 1; UINT64_MAX: never in the table (not an int slot)
     PyObject *owner         # the ARN's account (a str the entry holds) or NULL
+    uint64_t rid            # the entry's serial
+
+
+cdef struct _ARec:
+    # What the batch path reads of an action entry without the GIL.
+    const uint64_t *row
+    uint64_t aid            # the entry's serial
 
 
 cdef class _PEntry:
@@ -418,6 +428,7 @@ cdef class _AEntry:
 
     cdef uint64_t serial
     cdef object row
+    cdef _ARec rec
 
 
 cdef class _CtxKept:
@@ -498,7 +509,9 @@ cdef class Core:
     # their entries' records, (pid, resource slot key) to a bundle's view, (context serial, principal tag serial,
     # resource tag serial) to a tag row, and a dict context's content hash to its (items, entry).  Everything a
     # table points into is held by `pinned` for the core's life; a table at its limit takes no more entries.
-    cdef _csrc.lxa_tab t_p, t_r, t_a, t_b, t_e, t_c
+    # t_d: the decisions of rows that needed a residual check, keyed by (principal serial, resource serial,
+    # action serial << 32 | context serial); the value is the decision + 1 (see _remember).
+    cdef _csrc.lxa_tab t_p, t_r, t_a, t_b, t_e, t_c, t_d
     cdef list pinned
     cdef uint64_t empty_serial
     cdef _Triple64Map env_tab
@@ -588,7 +601,8 @@ cdef class Core:
         self.pinned = []
         if (_csrc.lxa_tab_init(&self.t_p, self.cache_limit) or _csrc.lxa_tab_init(&self.t_r, self.cache_limit)
                 or _csrc.lxa_tab_init(&self.t_a, self.cache_limit) or _csrc.lxa_tab_init(&self.t_b, self.cache_limit)
-                or _csrc.lxa_tab_init(&self.t_e, 65536) or _csrc.lxa_tab_init(&self.t_c, 65536)):
+                or _csrc.lxa_tab_init(&self.t_e, 65536) or _csrc.lxa_tab_init(&self.t_c, 65536)
+                or _csrc.lxa_tab_init(&self.t_d, _DECISION_LIMIT)):
             raise MemoryError()
         self.empty_ctx = self.context_entry(None, 0)
         self.empty_serial = <uint64_t>(<Py_ssize_t>self.empty_ctx[1])
@@ -727,6 +741,11 @@ cdef class Core:
         _csrc.lxa_tab_free(&self.t_b)
         _csrc.lxa_tab_free(&self.t_e)
         _csrc.lxa_tab_free(&self.t_c)
+        _csrc.lxa_tab_free(&self.t_d)
+
+    def decisions_kept(self):
+        """Rows in the decision table (rows whose decision needed a residual check, see ``_remember``)."""
+        return _csrc.lxa_tab_len(&self.t_d)
 
     def table_sizes(self):
         """Entries in the batch path's tables (principals, resources, actions, bundles, environments, contexts)."""
@@ -1000,6 +1019,7 @@ cdef class Core:
         else:
             rent.rec.rslot_key = UINT64_MAX
         rent.rec.owner = <PyObject *>rent.owner if rent.owner is not None else NULL
+        rent.rec.rid = rent.serial
         if rent.rec.rslot_key != UINT64_MAX:
             self._put_str(&self.t_r, r, rent, &rent.rec)
         if len(self.r_entries) > self.cache_limit:
@@ -1015,7 +1035,9 @@ cdef class Core:
         ae = _AEntry()
         ae.serial = _new_serial()
         ae.row = self.action_row(a)
-        self._put_str(&self.t_a, a, ae, _fptr(ae.row))
+        ae.rec.row = _fptr(ae.row)
+        ae.rec.aid = ae.serial
+        self._put_str(&self.t_a, a, ae, &ae.rec)
         if len(self.a_entries) > self.cache_limit:
             self.a_entries.clear()
         self.a_entries[a] = ae
@@ -1378,33 +1400,40 @@ cdef class Core:
         check (``cs``: the context's stable serial)."""
         cdef const _PRec *pr
         cdef const _RRec *rr
-        cdef const uint64_t *arow
+        cdef const _ARec *ar
         cdef const uint64_t *trow
         cdef const _BundleView *bv
-        cdef int same
+        cdef int same, d
         if not (_csrc.lxa_str_probeable(p) and _csrc.lxa_str_probeable(a) and _csrc.lxa_str_probeable(r)):
             return -1
         pr = <const _PRec *>_csrc.lxa_tab_get_str(&self.t_p, p)
         rr = <const _RRec *>_csrc.lxa_tab_get_str(&self.t_r, r)
-        arow = <const uint64_t *>_csrc.lxa_tab_get_str(&self.t_a, a)
-        if pr == NULL or rr == NULL or arow == NULL:
+        ar = <const _ARec *>_csrc.lxa_tab_get_str(&self.t_a, a)
+        if pr == NULL or rr == NULL or ar == NULL:
             return -1
         bv = <const _BundleView *>_csrc.lxa_tab_get3(&self.t_b, pr.pid, rr.rslot_key, 0)
         trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs, pr.tag_serial, rr.tag_serial)
         if bv == NULL or trow == NULL:
             return -1
         same = pr.account != NULL and (rr.owner == NULL or _csrc.lxa_str_same(pr.account, rr.owner))
-        return c_decide_sparse(bv, arow, rr.row, trow, NULL, self.p_type, self.p_eff, self.p_lvl, same)
+        d = c_decide_sparse(bv, ar.row, rr.row, trow, NULL, self.p_type, self.p_eff, self.p_lvl, same)
+        if d < 0:
+            d = self._decided(pr, rr, ar, cs)
+        return d
 
     cdef int _decide_stable(self, resolver, p, a, r, raw, uint64_t cs, check) except -1:
         """:meth:`_decide` for a context of stable serial ``cs``: what it finds also goes into the tables."""
         cdef _PEntry pe
         cdef _REntry rent
         cdef _AEntry ae
+        cdef bint residual = False
         pe, rent, ae, r = self._resolve(resolver, p, a, r, check)
         centry = self._ctx_entry(raw, 0)
         cdef _Bundle b = self._bundle_of(pe, rent)
-        return self._decide_with(b, pe, rent, ae, centry, r, cs)
+        cdef int d = self._decide_with(b, pe, rent, ae, centry, r, cs, &residual)
+        if residual:
+            self._remember(p, a, r, cs, d)
+        return d
 
     def explain_rows(self, list ps, list as_, list rs, contexts, accounts):
         """What each request found, for :meth:`lexauthz.engine.Engine.evaluate` and ``explain_batch``: per row
@@ -1551,10 +1580,41 @@ cdef class Core:
         cdef _Bundle b = pe.bundle0 if (rent.rslot is None and pe.bundle0 is not None) else self._bundle_of(pe, rent)
         return self._decide_with(b, pe, rent, ae, centry, r, 0)
 
+    cdef inline int _decided(self, const _PRec *pr, const _RRec *rr, const _ARec *ar, uint64_t cs) noexcept nogil:
+        """A row's decision from the decision table (rows that needed a residual check), or -1."""
+        if (ar.aid >> 32) or (cs >> 32):
+            return -1
+        cdef const void *v = _csrc.lxa_tab_get3(&self.t_d, pr.pid, rr.rid, (ar.aid << 32) | cs)
+        return -1 if v == NULL else <int>(<uintptr_t>v) - 1
+
+    cdef int _remember(self, p, a, r, uint64_t cs, int d) except -1:
+        """Put the decision ``d`` of a row that needed a residual check in the decision table.
+
+        A decision is a function of the three strings and the context's content (``cs``: equal contents always get
+        it), so the key is the serials of the strings' records in the tables, which are never reused; a row whose
+        records are not all in the tables (a table at its limit), an ERROR, or a serial past 32 bits is not kept,
+        and the brute-force twin keeps none (it evaluates every condition every time)."""
+        if not self.use_index or d < 0 or d > 2 or not cs or (cs >> 32):
+            return 0
+        if not (type(p) is str and type(a) is str and type(r) is str):
+            return 0
+        cdef const _PRec *pr = <const _PRec *>_csrc.lxa_tab_get_str(&self.t_p, <PyObject *>p)
+        cdef const _RRec *rr = <const _RRec *>_csrc.lxa_tab_get_str(&self.t_r, <PyObject *>r)
+        cdef const _ARec *ar = <const _ARec *>_csrc.lxa_tab_get_str(&self.t_a, <PyObject *>a)
+        if pr == NULL or rr == NULL or ar == NULL or (ar.aid >> 32):
+            return 0
+        cdef uint64_t c = (ar.aid << 32) | cs
+        if _csrc.lxa_tab_get3(&self.t_d, pr.pid, rr.rid, c) != NULL:
+            return 0
+        if _csrc.lxa_tab_put3(&self.t_d, pr.pid, rr.rid, c, <const void *>(<uintptr_t>(d + 1))) < 0:
+            raise MemoryError()
+        return 0
+
     cdef int _decide_with(self, _Bundle b, _PEntry pe, _REntry rent, _AEntry ae, tuple centry, str r,
-                          uint64_t stable) except -1:
+                          uint64_t stable, bint *residual=NULL) except -1:
         """The decision of one request from its entries; with ``stable`` (the context's serial when equal contexts
-        always get it), its bundle and environment also go into the batch path's tables."""
+        always get it), its bundle and environment also go into the batch path's tables.  ``residual`` is set when
+        a candidate's residual check decided."""
         cdef _EnvEntry ee
         if stable:
             self._put_bundle(pe, rent, b)
@@ -1574,6 +1634,8 @@ cdef class Core:
         if d >= 0:
             return d
         # Deferred: a candidate needs a residual check, and no Deny decided without one.
+        if residual != NULL:
+            residual[0] = True
         cdef uint64_t local[8]
         cdef Py_ssize_t words = (b.k >> 6) + 1
         cdef uint64_t *passed = &local[0]
@@ -1610,8 +1672,8 @@ cdef class Core:
         The columns must be lists nobody else holds (the engine's own copies): their items are read without the
         GIL.  Contexts are found by content with the GIL held (a serial per row); then, with the GIL released, each
         row is a few table probes and the kernel.  Rows with a string or combination not in the tables yet, an
-        unusual context, or a candidate that needs a residual check are decided afterwards with the GIL, which also
-        puts what they found in the tables.  ``check_at(p, a, r, i)`` checks a row whose strings have no entry;
+        unusual context, or a candidate that needs a residual check (and no decision kept for the row, see
+        ``_remember``) are decided afterwards with the GIL, which also puts what they found in the tables.  ``check_at(p, a, r, i)`` checks a row whose strings have no entry;
         on any :class:`RequestError`, ``check_all(principals, actions, resources)`` runs first, so the error is
         the one a check of every row's strings before any context gives.
         """
@@ -1665,7 +1727,7 @@ cdef class Core:
         cdef Py_ssize_t i, slow = 0
         cdef const _PRec *pr
         cdef const _RRec *rr
-        cdef const uint64_t *arow
+        cdef const _ARec *ar
         cdef const uint64_t *trow
         cdef const _BundleView *bv
         cdef int same, d
@@ -1680,8 +1742,8 @@ cdef class Core:
                 continue
             pr = <const _PRec *>_csrc.lxa_tab_get_str(&self.t_p, P[i])
             rr = <const _RRec *>_csrc.lxa_tab_get_str(&self.t_r, R[i])
-            arow = <const uint64_t *>_csrc.lxa_tab_get_str(&self.t_a, A[i])
-            if pr == NULL or rr == NULL or arow == NULL:
+            ar = <const _ARec *>_csrc.lxa_tab_get_str(&self.t_a, A[i])
+            if pr == NULL or rr == NULL or ar == NULL:
                 out[i] = _SLOW
                 slow += 1
                 continue
@@ -1692,7 +1754,9 @@ cdef class Core:
                 slow += 1
                 continue
             same = pr.account != NULL and (rr.owner == NULL or _csrc.lxa_str_same(pr.account, rr.owner))
-            d = c_decide_sparse(bv, arow, rr.row, trow, NULL, stmt_type, stmt_effect, stmt_level, same)
+            d = c_decide_sparse(bv, ar.row, rr.row, trow, NULL, stmt_type, stmt_effect, stmt_level, same)
+            if d < 0:
+                d = self._decided(pr, rr, ar, cs[i])
             if d < 0:
                 out[i] = _SLOW
                 slow += 1
@@ -1720,7 +1784,11 @@ cdef class Core:
             ae = self._a_entry(a)
         centry = self.empty_ctx if raw is None else self._ctx_entry(raw, i)
         cdef _Bundle b = self._bundle_of(pe, rent)
-        return <uint8_t>self._decide_with(b, pe, rent, ae, centry, r, stable)
+        cdef bint residual = False
+        cdef int d = self._decide_with(b, pe, rent, ae, centry, r, stable, &residual)
+        if residual and stable:
+            self._remember(p, a, r, stable, d)
+        return <uint8_t>d
 
     # -- explanations (single requests) ----------------------------------------------------------------------------
 

@@ -254,3 +254,83 @@ def _fresh_engine():
     ps.add_resource(BOT, tags={"team": "ml"})
     ps.add_resource(ALIAS, tags={"team": "ops"})
     return ps.compile()
+
+
+# -- rows decided by a residual check, kept in the decision table ---------------------------------------------------
+
+
+def _residual_engine(use_index=True):
+    # IP, date and numeric conditions are not decided by the tag index: every candidate needs a residual check
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("alice-net", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
+         "condition": (clause("IpAddress", "aws:SourceIp", "10.0.0.0/8"),)},
+        {"effect": "Deny", "action": ("lex:Delete*",), "resource": ("*",),
+         "condition": (clause("NumericGreaterThan", "lexauthz:risk", "5"),)},
+        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
+         "condition": (clause("DateGreaterThan", "aws:CurrentTime", "2020-01-01T00:00:00Z"),)},
+    ))])
+    ps.add_principal(BOB, policies=[NamedPolicy("bob-lex", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
+         "condition": (clause("IpAddress", "aws:SourceIp", "192.168.0.0/16"),)},
+    ))])
+    ps.add_resource(BOT, tags={"team": "ml"})
+    return ps.compile(use_index=use_index)
+
+
+def _residual_rows():
+    contexts = [None, {"aws:SourceIp": "10.1.2.3"}, {"aws:SourceIp": "192.168.4.5"},
+                {"aws:SourceIp": "10.1.2.3", "lexauthz:risk": "9"}, {"aws:SourceIp": "10.9.9.9", "lexauthz:risk": "1"},
+                {"aws:CurrentTime": "2019-06-01T00:00:00Z"}, {"aws:CurrentTime": "2024-06-01T00:00:00Z"},
+                {"aws:SourceIp": "not-an-ip"}]
+    rows = []
+    for p in (ALICE, BOB, STRANGER):
+        for a in ("lex:RecognizeText", "lex:DeleteBot", "lex:ListBots"):
+            for r in (BOT, ALIAS, "*"):
+                for c in contexts:
+                    rows.append((p, a, r, c))
+    return rows
+
+
+@pytest.mark.parametrize("use_index", [True, False], ids=["indexed", "twin"])
+def test_rows_decided_by_a_residual_check_answer_the_same_when_kept(use_index):
+    engine = _residual_engine(use_index)
+    rows = _residual_rows()
+    want = _expected(engine, rows)
+    assert {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY} <= set(want)
+    p, a, r, _ = (list(x) for x in zip(*rows))
+    for round_ in range(3):
+        # fresh dicts each round: found by content, so a kept decision answers them
+        c = [None if row[3] is None else dict(row[3]) for row in rows]
+        assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == want, round_
+        assert [engine.is_allowed(*row) for row in rows] == [w == Decision.ALLOW for w in want], round_
+    kept = engine._core.decisions_kept()
+    if use_index:
+        assert kept > 0  # the warm rounds answered those rows from the table
+    else:
+        assert kept == 0  # the brute-force twin evaluates every condition every time
+
+
+def test_kept_decisions_are_shared_safely_across_threads():
+    engine = _residual_engine()
+    rows = _residual_rows() * 20
+    want = _expected(engine, rows)
+    p, a, r, c = (list(x) for x in zip(*rows))
+    got: list = [None] * 4
+    errors: list = []
+
+    def run(k):
+        try:
+            for _ in range(5):
+                got[k] = [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, [None if x is None else dict(x)
+                                                                                     for x in c])]
+                assert got[k] == want
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and got == [want] * 4
