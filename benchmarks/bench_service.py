@@ -307,6 +307,12 @@ def run_load(service, bodies, clients: int, seconds: float, *, grpc_reqs=None, s
     stop.set()
     if t is not None:
         t.join(30)
+        # serve revision A again, as before the run: a later steady case must not time whichever revision the
+        # swapper left (B explains more denies)
+        tmp = swap["live"] + ".new"
+        shutil.copy(swap["files"]["A"], tmp)
+        os.replace(tmp, swap["live"])
+        service.reload()
     lat.sort()
     n = len(lat)
     return {"requests": n, "errors": len(errors), "error_sample": errors[:3], "swaps": swaps[0],
