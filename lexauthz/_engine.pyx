@@ -404,6 +404,7 @@ cdef class _PEntry:
     cdef str arn
     cdef object part        # (identity slots, boundary slot, session slot, scps) from the resolver
     cdef object account     # the caller's account (str) or None
+    cdef int kind           # the caller's kind (KIND_CODES)
     cdef tuple tags         # ("aws:PrincipalTag/k", v) entries
     cdef uint64_t tag_serial
     cdef _Bundle bundle0    # the bundle for resources without a resource policy (built on first need)
@@ -504,6 +505,7 @@ cdef class Core:
     cdef list tag_keys
     cdef dict tags_intern, action_cache, action_raw, resource_cache, bundle_cache, env_cache, ctx_cache, res_memo
     cdef dict missing_of  # statement id -> ((key, lower-cased key), ...) it can report missing (see _missing)
+    cdef dict shared_bundles  # (layout parts, caller kind) -> the _Bundle of requests without a resource policy
     cdef dict p_entries, r_entries, a_entries
     # The batch path's tables, probed without the GIL (csrc/lxa_tab.h): principal, resource and action strings to
     # their entries' records, (pid, resource slot key) to a bundle's view, (context serial, principal tag serial,
@@ -595,6 +597,7 @@ cdef class Core:
         self.action_raw = {}
         self.res_memo = {}
         self.missing_of = {}
+        self.shared_bundles = {}
         self.tags_intern = {}
         # NOTE: rows for strings met at run time are cached, within about 64 MB per cache (a bundle holds 5 rows).
         self.cache_limit = max(64, (64 << 20) // (self.nw * 8 * 5))
@@ -796,7 +799,7 @@ cdef class Core:
         slot_order = _slot_order(layout)
         c = caller_info(principal)
         cdef int kind = KIND_CODES[c.kind]
-        b.caller = c
+        b.caller = c  # the caller it was made for; one without a resource policy is shared by every caller of its kind
         errors = []
         for sid in slot_order:
             errors.extend(plan.slot_errors(sid))
@@ -977,7 +980,9 @@ cdef class Core:
         pe = _PEntry()
         pe.arn = p
         pe.part = part
-        pe.account = caller_info(p).account
+        c = caller_info(p)
+        pe.account = c.account
+        pe.kind = KIND_CODES[c.kind]
         pe.tags = tuple(tags)
         pe.tag_serial = self._tag_serial(pe.tags)
         pe.by_rslot = {}
@@ -1050,7 +1055,16 @@ cdef class Core:
         if rent.rslot is None:
             b = pe.bundle0
             if b is None:
-                b = self.bundle(pe.arn, (identity, None, boundary, session, scps))
+                # Without a resource policy a bundle depends on the layout and the caller's kind only (no principal
+                # naming), so principals that share both share one: a new ARN of a known layout builds none.
+                parts = _layout_parts((identity, None, boundary, session, scps))
+                key = (parts, pe.kind)
+                b = self.shared_bundles.get(key)
+                if b is None:
+                    b = self.bundle(pe.arn, parts)
+                    if len(self.shared_bundles) > self.cache_limit:
+                        self.shared_bundles.clear()
+                    self.shared_bundles[key] = b
                 pe.bundle0 = b
             return b
         b = pe.by_rslot.get(rent.rslot)

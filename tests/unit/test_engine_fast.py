@@ -334,3 +334,37 @@ def test_kept_decisions_are_shared_safely_across_threads():
     for t in threads:
         t.join()
     assert not errors and got == [want] * 4
+
+
+def test_callers_of_one_layout_and_kind_share_a_bundle_and_answer_as_the_reference():
+    # Without a resource policy a bundle depends on the layout and the caller's kind: unseen ARNs of every kind,
+    # a role and its sessions, all under one SCP, each answered as the reference evaluator answers it.
+    from lexauthz.reference import evaluate as reference_evaluate
+
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lex:*", "Resource": "*"}]}
+    ps = PolicySet()
+    ps.add_principal(f"arn:aws:iam::{ACCT}:role/Ops", policies=[allow_all], permissions_boundary={
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lex:Describe*", "Resource": "*"}]})
+    ps.add_principal(ALICE, policies=[allow_all])
+    ps.add_resource(BOT, tags={"team": "ml"})
+    ps.add_resource(ALIAS, policy={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:user/guest"}, "Action": "lex:*",
+         "Resource": "*"}]})
+    ps.add_account(ACCT)
+    ps.add_scp("root", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "lex:DeleteBot", "Resource": "*"}]})
+    engine = ps.compile()
+    principals = [f"arn:aws:iam::{ACCT}:user/u{i}" for i in range(3)] + [
+        f"arn:aws:sts::{ACCT}:assumed-role/Ops/s{i}" for i in range(3)] + [
+        f"arn:aws:iam::{ACCT}:role/Ops", f"arn:aws:iam::{ACCT}:root", f"arn:aws:iam::{ACCT}:user/guest",
+        ALICE, "arn:aws:iam::999999999999:user/far", "lex.amazonaws.com",
+        f"arn:aws:sts::{ACCT}:federated-user/f1"]
+    rows = [(p, a, r, None) for p in principals for a in ("lex:DescribeBot", "lex:UpdateBot", "lex:DeleteBot")
+            for r in (BOT, ALIAS, UNSEEN_BOT)]
+    want = [reference_evaluate(ps.enrich(Request(p, a, r)), ps.applicable(Request(p, a, r))) for p, a, r, _ in rows]
+    assert {w.decision for w in want} >= {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY}
+    p, a, r, c = (list(x) for x in zip(*rows))
+    assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == [w.decision for w in want]
+    assert engine.explain_batch(p, a, r, c) == want
+    assert [engine.is_allowed(*row) for row in rows] == [w.decision == Decision.ALLOW for w in want]
