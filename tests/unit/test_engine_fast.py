@@ -368,3 +368,18 @@ def test_callers_of_one_layout_and_kind_share_a_bundle_and_answer_as_the_referen
     assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == [w.decision for w in want]
     assert engine.explain_batch(p, a, r, c) == want
     assert [engine.is_allowed(*row) for row in rows] == [w.decision == Decision.ALLOW for w in want]
+
+
+def test_environments_whose_tag_conditions_agree_share_one_tag_row():
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("alice-tags", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "ml"),)}))])
+    core = ps.compile()._core
+    # the tag index decides aws:ResourceTag/team = ml; aws:SourceIp changes the environment, not its tag row
+    a = core.env_of(Context({"aws:ResourceTag/team": "ml", "aws:SourceIp": "10.0.0.1"}), ())
+    b = core.env_of(Context({"aws:ResourceTag/team": "ml", "aws:SourceIp": "10.0.0.2"}), ())
+    c = core.env_of(Context({"aws:ResourceTag/team": "ops"}), ())
+    assert a[0] is not b[0] and a[1] is b[1]
+    assert not np.array_equal(a[1], c[1]) and c[1] is not a[1]
+    assert np.array_equal(a[1], core.tag_row(Context({"aws:ResourceTag/team": "ml"})))
