@@ -19,7 +19,7 @@ from ..decision import Decision
 from ..errors import RequestError
 from ..request import Request
 from .errors import ServiceError
-from .mapping import NO_KEYS, RESOURCE_TYPES, SUBJECT_TYPES, Mapper, allow_context, deny_context
+from .mapping import RESOURCE_TYPES, SUBJECT_TYPES, Mapper, SharedContexts, allow_context, deny_context
 
 __all__ = ["Evaluator", "metadata", "SEMANTICS", "CAPABILITIES"]
 
@@ -156,31 +156,14 @@ class Evaluator:
         if not (all([p.startswith("arn:") for p in principals]) and all(actions) and all(resources)
                 and (default_ctx is None or type(default_ctx) is dict)):
             return None
-        clock = mapper.clock(time.time())
-        filtered: dict = {}
-        by_key: dict = {}  # (id(derived keys), id(stored tags)) -> (keys, tags, context): one object per content
+        shared = SharedContexts(mapper, default_ctx, mapper.clock(time.time()))
         try:
             if not mapper.has_inventory:
-                # a context depends on the principal only: one per distinct principal
-                of: dict = {}
-                for p in set(principals):
-                    keys = mapper.derived(p, "$.evaluations[*].subject.id")
-                    hit = by_key.get(id(keys))
-                    if hit is None or hit[0] is not keys:
-                        hit = by_key[id(keys)] = (keys, mapper.plain_context(
-                            p, "*", default_ctx, "$.evaluations[*]", clock, filtered))
-                    of[p] = hit[1]
+                # a context depends on the principal only: one look-up per distinct principal
+                of = {p: shared.of_principal(p) for p in set(principals)}
                 contexts = list(map(of.__getitem__, principals))
             else:
-                contexts = []
-                tags_of = mapper.resource_tags
-                for p, r in zip(principals, resources):
-                    keys, tags = mapper.derived(p, "$.evaluations[*].subject.id"), tags_of(r)
-                    hit = by_key.get((id(keys), id(tags)))
-                    if hit is None or hit[0] is not keys or hit[1] is not tags:
-                        hit = by_key[(id(keys), id(tags))] = (keys, tags, mapper.plain_context(
-                            p, r, default_ctx, "$.evaluations[*]", clock, filtered))
-                    contexts.append(hit[2])
+                contexts = [shared.of(p, r) for p, r in zip(principals, resources)]
         except ServiceError:
             return None  # the checking path names the item
         return principals, actions, resources, contexts
@@ -233,11 +216,7 @@ class Evaluator:
         # {"type": "lex_resource", "id": ...}} and nothing else, is mapped here with a few probes and its context
         # found by (principal, resource tags); every other item (and any that fails here) takes the checking path
         # below, which gives the same answer for this shape.
-        fast_ctx: dict = {}
-        shared_ctx: dict = {}
-        default_ctx = defaults["context"]
-        resource_tags = mapper.resource_tags
-        by_resource = mapper.has_inventory  # without an inventory, a context does not depend on the resource
+        shared = SharedContexts(mapper, defaults["context"], clock)
         fast: list = []  # (row, principal, action, resource, context) of the items mapped here
         add = fast.append
         for i, item in enumerate(items):
@@ -254,27 +233,11 @@ class Evaluator:
                     principal = None
                 if (type(principal) is str and type(act) is str and type(res) is str and act and res
                         and principal.startswith("arn:")):
-                    # keyed like the checking path's cache: items whose resources share their stored tags (one
-                    # shared dict) share one context object, which the engine then finds by content once
-                    tags = resource_tags(res) if by_resource else NO_KEYS
-                    hit = fast_ctx.get((principal, id(tags)))
-                    if hit is not None and hit[0] is tags:  # the entry holds its tags, so the id is never reused
-                        add((i, principal, act, res, hit[1]))
-                        continue
                     try:
-                        # principals whose derived keys are one dict (NO_KEYS: none read) share the context too
-                        keys = mapper.derived(principal, f"$.evaluations[{i}].subject.id")
-                        both = shared_ctx.get((id(keys), id(tags)))
-                        if both is not None and both[0] is keys and both[1] is tags:
-                            ctx = both[2]
-                        else:
-                            ctx = mapper.plain_context(principal, res, default_ctx, f"$.evaluations[{i}]", clock,
-                                                       filtered)
-                            shared_ctx[(id(keys), id(tags))] = (keys, tags, ctx)
+                        ctx = shared.of(principal, res, i)
                     except ServiceError:
                         pass  # the checking path below gives the error
                     else:
-                        fast_ctx[(principal, id(tags))] = (tags, ctx)
                         add((i, principal, act, res, ctx))
                         continue
             path = f"$.evaluations[{i}]"

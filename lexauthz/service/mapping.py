@@ -34,7 +34,7 @@ from ..errors import RequestError
 from ..request import Context, Request
 from .errors import ServiceError
 
-__all__ = ["SUBJECT_TYPES", "RESOURCE_TYPES", "NO_KEYS", "Mapper", "deny_context", "allow_context", "deciding"]
+__all__ = ["SUBJECT_TYPES", "RESOURCE_TYPES", "NO_KEYS", "Mapper", "SharedContexts", "deny_context", "allow_context", "deciding"]
 
 SUBJECT_TYPES = ("iam_principal", "aws_account", "aws_service")
 RESOURCE_TYPES = ("lex_resource",)
@@ -299,6 +299,54 @@ class Mapper:
             if where.startswith("$.") and path != "$":
                 where = path + where[1:]
             raise ServiceError(exc.code, exc.message, where) from None
+
+
+class SharedContexts:
+    """The contexts of one batch's items of the common shape (no ``action.properties``, stored attributes win),
+    one object per content: items whose principal's derived keys and resource's stored tags are the same dicts
+    (:data:`NO_KEYS` when none is read) share one context, which the engine then finds by content once.
+
+    ``context`` is the batch's default context, ``clock`` the time keys; the entries hold the dicts their ids
+    key, so an id is never reused while it keys an entry.
+    """
+
+    __slots__ = ("_mapper", "_context", "_clock", "_filtered", "_by_item", "_by_parts", "_inventory")
+
+    def __init__(self, mapper: Mapper, context: Any, clock: dict):
+        self._mapper = mapper
+        self._context = context
+        self._clock = clock
+        self._filtered: dict = {}
+        self._by_item: dict = {}  # (principal, id(tags)) -> (tags, context)
+        self._by_parts: dict = {}  # (id(derived keys), id(tags)) -> (keys, tags, context)
+        self._inventory = mapper.has_inventory  # without one, a context does not depend on the resource
+
+    def of(self, principal: str, resource: str, row: int | None = None) -> dict:
+        """The context of an item (``row``: its index, for the path of an error); :class:`ServiceError` when the
+        principal or the default context is refused."""
+        tags = self._mapper.resource_tags(resource) if self._inventory else NO_KEYS
+        hit = self._by_item.get((principal, id(tags)))
+        if hit is not None and hit[0] is tags:
+            return hit[1]
+        ctx = self._shared(principal, resource, tags, row)
+        self._by_item[(principal, id(tags))] = (tags, ctx)
+        return ctx
+
+    def of_principal(self, principal: str) -> dict:
+        """:meth:`of` for a batch without an inventory, asked once per distinct principal."""
+        return self._shared(principal, "*", NO_KEYS, None)
+
+    def _shared(self, principal: str, resource: str, tags: dict, row: int | None) -> dict:
+        m = self._mapper
+        keys = m.derived(principal, "$.evaluations[*].subject.id" if row is None else
+                         f"$.evaluations[{row}].subject.id")
+        both = self._by_parts.get((id(keys), id(tags)))
+        if both is not None and both[0] is keys and both[1] is tags:
+            return both[2]
+        path = "$.evaluations[*]" if row is None else f"$.evaluations[{row}]"
+        ctx = m.plain_context(principal, resource, self._context, path, self._clock, self._filtered)
+        self._by_parts[(id(keys), id(tags))] = (keys, tags, ctx)
+        return ctx
 
 
 # -- decisions back to AuthZEN ---------------------------------------------------------------------------------
