@@ -1,5 +1,7 @@
-"""Small builders of policy-model objects shared by the engine's unit tests."""
+"""Small builders of policy-model objects shared by the engine's unit tests, and a thread runner."""
 from __future__ import annotations
+
+import threading
 
 from lexauthz.policy.model import ConditionClause, PolicyDocument, Statement
 
@@ -16,3 +18,12 @@ def clause(operator, key, *values):
     if_exists = rest.endswith("IfExists")
     base = rest[: -len("IfExists")] if if_exists else rest
     return ConditionClause(operator, base, qualifier, if_exists, key, tuple(values))
+
+
+def run_threads(work, n: int) -> None:
+    """Run ``work(k)`` for k in 0..n-1, each on its own thread, and wait for all of them."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

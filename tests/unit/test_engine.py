@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pickle
-import threading
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from lexauthz.account import PolicySet
 from lexauthz.engine import Engine, compile_applicable
 from lexauthz.errors import Finding, PlanFormatError, RequestError, Severity
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
-from engine_builders import clause, doc
+from engine_builders import clause, doc, run_threads
 from lexauthz.policy.model import PolicyDocument
 from lexauthz.reference import evaluate as reference_evaluate
 from lexauthz.request import Request
@@ -155,11 +154,7 @@ def test_one_engine_serves_many_threads(engine):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 8)
     assert not errors
     assert all((r == want).all() for r in results)
 

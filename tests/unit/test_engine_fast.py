@@ -2,7 +2,6 @@
 ``is_allowed``, each against ``evaluate`` (itself checked against the reference in the differential tests)."""
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from lexauthz.account import PolicySet
 from lexauthz.engine import EncodedBatch, compile_applicable
 from lexauthz.errors import Finding, RequestError, Severity
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
-from engine_builders import clause, doc
+from engine_builders import clause, doc, run_threads
 from lexauthz.request import Context, Request
 
 ACCT = "123456789012"
@@ -151,11 +150,7 @@ def test_two_threads_share_one_encoded_batch(engine):
     def work(i):
         results[i] = engine.evaluate_batch(batch) if i % 2 else engine.evaluate_batch(p, a, r, c)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 4)
     assert all((x == want).all() for x in results)
 
 
@@ -328,11 +323,7 @@ def test_kept_decisions_are_shared_safely_across_threads():
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(run, 4)
     assert not errors and got == [want] * 4
 
 

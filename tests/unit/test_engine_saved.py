@@ -18,7 +18,6 @@ import random
 import struct
 import subprocess
 import sys
-import threading
 import zlib
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from lexauthz.request import Request
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "property"))
 
 from strategies import policy_sets, random_request  # noqa: E402
+from engine_builders import run_threads  # noqa: E402
 
 _SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -970,11 +970,7 @@ def test_threads_decoding_one_loaded_engine_agree(engine, requests_):
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 6)
     assert not errors
     for got in results.values():
         assert [got[i] for i in range(len(reqs))] == want

@@ -11,7 +11,7 @@ import pytest
 
 from lexauthz.account import PolicySet
 from lexauthz.policy.applicable import NamedPolicy
-from engine_builders import clause, doc
+from engine_builders import clause, doc, run_threads
 
 ACCT = "123456789012"
 OTHER = "210987654321"
@@ -93,11 +93,7 @@ def test_threads_on_a_cold_engine_decide_as_one_thread(policy_set):
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 8)
     assert not errors
     for i, job in enumerate(jobs):
         assert (got[i] == want[i]).all(), f"job {i}: {int((got[i] != want[i]).sum())} rows differ"
