@@ -580,8 +580,12 @@ class Engine:
     def _dump(self) -> bytes:
         if self._saved is None:
             kind, src = self._source
-            data = {"directory": src.to_data()} if kind == "policy_set" else {"layout": _layout_to(src)}
-            self._saved = serialize.pack(kind, self._core.state, self._core.plan.slots, data)
+            if kind == "policy_set":
+                data, columns = src.to_columns()
+                source = {"directory": data}
+            else:
+                source, columns = {"layout": _layout_to(src)}, None
+            self._saved = serialize.pack(kind, self._core.state, self._core.plan.slots, source, columns)
         return self._saved
 
     def to_bytes(self, *, key: bytes | None = None) -> bytes:
@@ -619,18 +623,19 @@ class Engine:
         data, authenticated = serialize.unseal(data, key)
         check = (not authenticated) if verify is None else verify
         with collector_paused():
-            return cls._from_bytes(data, t0, max_bytes, check)
+            return cls._from_bytes(data, t0, max_bytes, check, authenticated)
 
     @classmethod
-    def _from_bytes(cls, data, t0: float, max_bytes: int | None = None, check: bool = True) -> "Engine":
-        saved = serialize.unpack(data, max_bytes=max_bytes)
+    def _from_bytes(cls, data, t0: float, max_bytes: int | None = None, check: bool = True,
+                    authenticated: bool = False) -> "Engine":
+        saved = serialize.unpack(data, max_bytes=max_bytes, authenticated=authenticated)
         plan, meta = saved.plan, saved.meta
         codes, levels = plan.slot_codes, plan.slot_levels
         try:
             if check:
                 check_saved_index(plan, saved.state)
             if saved.kind == "policy_set":
-                source = resolver = Directory.from_data(meta["directory"], codes, levels)
+                source = resolver = Directory.from_columns(meta["directory"], saved.columns, codes, levels)
             else:
                 source = _layout_from(meta["layout"], [TYPE_NAMES[c] for c in codes.tolist()],
                                       [None if lv < 0 else lv for lv in levels.tolist()])

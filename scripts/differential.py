@@ -12,7 +12,7 @@ against ``--per-bundle`` generated requests:
 - every request: the decision of ``Engine.evaluate_batch`` over the string columns (the per-engine entry path);
 - every ``--full-every``-th request: the whole ``Response`` of ``Engine.evaluate`` and ``Engine.is_allowed``
   against the reference;
-- every tenth bundle: the same batch through the engine saved and loaded again (format v2, lazily decoded).
+- every tenth bundle: the same batch through the engine saved and loaded again (the saved format, lazily decoded).
 
 Prints one line per worker and a total; exits 1 on any difference, printing the first few.
 """

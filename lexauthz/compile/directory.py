@@ -10,16 +10,16 @@ principal and resource and keeps the answers.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import chain
-from operator import itemgetter
 
 import numpy as np
 
 from ..errors import CompileError
 from .plan import TYPE_CODES, PlanBuilder
 
-__all__ = ["Directory"]
+__all__ = ["Directory", "COLUMNS"]
 
 
 # NOTE: the two ARN readers below are the compiled side's own, written apart from the account model's resolution
@@ -102,16 +102,16 @@ class _SlotAssigner:
 class Directory:
     """Slot ids, tags and role names of a compiled policy set (see the module docstring).
 
-    - ``principals``: ARN -> ``(identity slots, boundary slot or None, session slot or None, tags)`` (the slots and
-      tags as lists in a loaded directory, as the file's JSON gave them);
+    - ``principals``: ARN -> ``(identity slots, boundary slot or None, session slot or None, tags)`` (a mapping
+      that builds each entry from the file's columns when asked, in a loaded directory);
     - ``roles``: ``(partition, account, role name)`` -> role ARN, for role sessions;
     - ``resources``: ARN -> ``(resource-policy slot or None, tags)``;
     - ``scps``: account -> SCP slot ids per level (root first) or ``None``; ``scps_default`` for other accounts.
     """
 
-    principals: dict
+    principals: Mapping
     roles: dict
-    resources: dict
+    resources: Mapping
     scps: dict
     scps_default: tuple | None
 
@@ -182,56 +182,87 @@ class Directory:
 
     # -- data ---------------------------------------------------------------------------------------------------
 
-    def to_data(self) -> dict:
-        """The directory as JSON data."""
-        return {
-            "principals": [[arn, list(i), b, s, [list(t) for t in tags]]
-                           for arn, (i, b, s, tags) in self.principals.items()],
-            "roles": [[list(k), arn] for k, arn in self.roles.items()],
-            "resources": [[arn, slot, [list(t) for t in tags]] for arn, (slot, tags) in self.resources.items()],
+    def to_columns(self) -> tuple[dict, dict]:
+        """The directory as ``(JSON data, arrays)``: strings and SCP levels as JSON, slot ids and tag offsets as the
+        arrays :data:`COLUMNS` lists (see :meth:`from_columns`)."""
+        pe = self.principals
+        n_p, n_r = len(pe), len(self.resources)
+        ident = [r[0] for r in pe.values()]
+        ptags = [r[3] for r in pe.values()]
+        rtags = [r[1] for r in self.resources.values()]
+        data = {
+            "principals": list(pe),
+            "principal_tags": list(chain.from_iterable(chain.from_iterable(ptags))),
+            "roles": list(chain.from_iterable((*k, arn) for k, arn in self.roles.items())),
+            "resources": list(self.resources),
+            "resource_tags": list(chain.from_iterable(chain.from_iterable(rtags))),
             "scps": [[a, _levels_to(lv)] for a, lv in self.scps.items()],
             "scps_default": _levels_to(self.scps_default),
         }
+        arrays = {
+            "principal_identity.offsets": _offsets(map(len, ident), n_p),
+            "principal_identity.ids": np.fromiter(chain.from_iterable(ident), dtype=np.uint32),
+            "principal_boundary": _optional_ids((r[1] for r in pe.values()), n_p),
+            "principal_session": _optional_ids((r[2] for r in pe.values()), n_p),
+            "principal_tags.offsets": _offsets(map(len, ptags), n_p),
+            "resource_policy": _optional_ids((r[0] for r in self.resources.values()), n_r),
+            "resource_tags.offsets": _offsets(map(len, rtags), n_r),
+        }
+        return data, arrays
+
+    @staticmethod
+    def column_counts(d: dict, n_slots: int) -> dict:
+        """The most entries each array of :data:`COLUMNS` may hold, from the JSON data ``d`` and the plan's slot
+        count (for the file's checks before its arrays are read; exact lengths are checked by
+        :meth:`from_columns`).  A principal's identity slots are distinct (a policy attached twice has two)."""
+        n_p, n_r = len(d["principals"]), len(d["resources"])
+        return {"principal_identity.offsets": n_p + 1, "principal_identity.ids": n_p * n_slots,
+                "principal_boundary": n_p, "principal_session": n_p, "principal_tags.offsets": n_p + 1,
+                "resource_policy": n_r, "resource_tags.offsets": n_r + 1}
 
     @classmethod
-    def from_data(cls, d: dict, slot_codes: np.ndarray, slot_levels: np.ndarray) -> "Directory":
-        """The inverse of :meth:`to_data`, checked against the plan's slots (their type codes, ``TYPE_CODES``, and
-        SCP levels, -1 for other types).
+    def from_columns(cls, d: dict, arrays: dict, slot_codes: np.ndarray, slot_levels: np.ndarray) -> "Directory":
+        """The inverse of :meth:`to_columns`, checked against the plan's slots (their type codes, ``TYPE_CODES``,
+        and SCP levels, -1 for other types).
+
+        NOTE: every check runs over whole columns (``type`` and ``len`` mapped over lists in C, numpy over the
+        arrays), and entries are built only when a request's principal or resource first needs one: a Python loop
+        over the entries was most of a load.
 
         Raises
         ------
         CompileError
-            When an entry is malformed or names a slot of the wrong policy type or SCP level.
+            When a column is malformed or an entry names a slot of the wrong policy type or SCP level.
         """
         n_slots = len(slot_codes)
         slot_codes = np.asarray(slot_codes, dtype=np.int64)
         slot_levels_list = np.asarray(slot_levels, dtype=np.int64).tolist()
         slot_codes_list = slot_codes.tolist()
-        # NOTE: the entries are checked column by column, mapping `type` and `len` over them in C, and kept as the
-        # JSON gave them (lists, which nothing outside the directory sees: :meth:`principal` returns tuples): a
-        # Python loop over each entry was a quarter of a load.
         try:
-            pe, re_ = d["principals"], d["resources"]
-            if not (type(pe) is list and type(re_) is list and set(map(type, pe)) <= {list}
-                    and set(map(len, pe)) <= {5} and set(map(type, re_)) <= {list} and set(map(len, re_)) <= {3}):
-                raise CompileError("directory principal or resource entry is malformed")
-            arns, ids, bounds, sessions, ptags = zip(*pe) if pe else ((),) * 5
-            rarns, rslots, rtags = zip(*re_) if re_ else ((),) * 3
-            if not (set(map(type, arns)) <= {str} and set(map(type, ids)) <= {list} and _tags_ok(ptags)):
-                raise CompileError("directory principal entry is malformed")
-            if not (set(map(type, rarns)) <= {str} and _tags_ok(rtags)):
-                raise CompileError("directory resource entry is malformed")
-            principals = dict(zip(arns, map(_PRINCIPAL_FIELDS, pe)))
-            resources = dict(zip(rarns, map(_RESOURCE_FIELDS, re_)))
-            want = {"identity": list(chain.from_iterable(ids)),
-                    "permissions_boundary": [b for b in bounds if b is not None],
-                    "session": [v for v in sessions if v is not None],
-                    "resource": [v for v in rslots if v is not None]}
-            roles = {}
-            for k, arn in d["roles"]:
-                if not (type(k) is list and len(k) == 3 and all(type(x) is str for x in k) and type(arn) is str):
-                    raise CompileError("directory role entry is malformed")
-                roles[tuple(k)] = arn
+            arns, ptags, roles, rarns, rtags = (d["principals"], d["principal_tags"], d["roles"], d["resources"],
+                                                d["resource_tags"])
+            for name, v in (("principal", arns), ("principal tag", ptags), ("role", roles), ("resource", rarns),
+                            ("resource tag", rtags)):
+                if type(v) is not list or not set(map(type, v)) <= {str}:
+                    raise CompileError(f"directory {name} column is malformed")
+            n_p, n_r = len(arns), len(rarns)
+            ident_off = _offsets_of(arrays["principal_identity.offsets"], n_p, len(arrays["principal_identity.ids"]),
+                                    "principal identity")
+            ptag_off = _offsets_of(arrays["principal_tags.offsets"], n_p, _pairs(ptags, "principal"), "principal tag")
+            rtag_off = _offsets_of(arrays["resource_tags.offsets"], n_r, _pairs(rtags, "resource"), "resource tag")
+            ident = arrays["principal_identity.ids"].astype(np.int64)
+            bound, session, rslot = (arrays["principal_boundary"], arrays["principal_session"],
+                                     arrays["resource_policy"])
+            if bound.shape[0] != n_p or session.shape[0] != n_p or rslot.shape[0] != n_r:
+                raise CompileError("directory slot column does not have one entry per principal or resource")
+            if len(roles) % 4:
+                raise CompileError("directory role column is malformed")
+            principal_rows = dict(zip(arns, range(n_p)))
+            resource_rows = dict(zip(rarns, range(n_r)))
+            if len(principal_rows) != n_p or len(resource_rows) != n_r:
+                raise CompileError("directory lists a principal or resource twice")
+            it = iter(roles)
+            roles_map = {(p, a, n): arn for p, a, n, arn in zip(it, it, it, it)}
             scps = {}
             for a, lv in d["scps"]:
                 if type(a) is not str:
@@ -240,30 +271,93 @@ class Directory:
             default = _levels_from(d["scps_default"], slot_codes_list, slot_levels_list)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CompileError(f"directory is malformed: {exc}") from None
-        for ptype, ids in want.items():
-            if not ids:
-                continue
-            if not set(map(type, ids)) <= {int}:
-                raise CompileError(f"directory names a {ptype} slot that is not a number")
-            arr = np.fromiter(ids, dtype=np.int64, count=len(ids))
-            if (arr < 0).any() or (arr >= n_slots).any() or (slot_codes[arr] != TYPE_CODES[ptype]).any():
+        for ptype, ids in (("identity", ident), ("permissions_boundary", bound[bound != -1]),
+                           ("session", session[session != -1]), ("resource", rslot[rslot != -1])):
+            if ids.shape[0] and ((ids < 0).any() or (ids >= n_slots).any()
+                                 or (slot_codes[ids] != TYPE_CODES[ptype]).any()):
                 raise CompileError(f"directory names a slot that is not a {ptype} slot")
-        return cls(principals, roles, resources, scps, default)
+        principals = _Entries(principal_rows, _principal_maker(ident_off, ident.tolist(), bound.tolist(),
+                                                               session.tolist(), ptag_off, ptags))
+        resources = _Entries(resource_rows, _resource_maker(rslot.tolist(), rtag_off, rtags))
+        return cls(principals, roles_map, resources, scps, default)
 
 
-def _tags_ok(columns) -> bool:
-    """Whether every item of ``columns`` is a tag list: ``[[key, value], ...]`` of strings."""
-    if not set(map(type, columns)) <= {list}:
-        return False
-    pairs = list(chain.from_iterable(columns))
-    return (set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}
-            and set(map(type, chain.from_iterable(pairs))) <= {str})
+#: The arrays of a saved directory (name -> dtype): per principal its identity slots (CSR), boundary and session
+#: slot (-1 for none) and tag pairs (offsets into ``principal_tags``); per resource its policy slot and tag pairs.
+COLUMNS = {
+    "principal_identity.offsets": np.uint64, "principal_identity.ids": np.uint32,
+    "principal_boundary": np.int64, "principal_session": np.int64, "principal_tags.offsets": np.uint64,
+    "resource_policy": np.int64, "resource_tags.offsets": np.uint64,
+}
 
 
-#: A principal entry ``[arn, identity slots, boundary, session, tags]`` as a record ``(identity, boundary, session,
-#: tags)``, and a resource entry ``[arn, slot, tags]`` as ``(slot, tags)``.
-_PRINCIPAL_FIELDS = itemgetter(1, 2, 3, 4)
-_RESOURCE_FIELDS = itemgetter(1, 2)
+class _Entries(Mapping):
+    """ARN -> entry of a loaded directory, each entry built from the columns when first asked for (not kept: the
+    engine's core asks once per distinct principal or resource and keeps its answer)."""
+
+    __slots__ = ("_rows", "_make")
+
+    def __init__(self, rows: dict, make):
+        self._rows, self._make = rows, make
+
+    def __getitem__(self, arn):
+        return self._make(self._rows[arn])
+
+    def get(self, arn, default=None):
+        i = self._rows.get(arn)
+        return default if i is None else self._make(i)
+
+    def __contains__(self, arn):
+        return arn in self._rows
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self):
+        return len(self._rows)
+
+
+def _pairs(tags: list, what: str) -> int:
+    if len(tags) % 2:
+        raise CompileError(f"directory {what} tag column is malformed")
+    return len(tags) // 2
+
+
+def _tag_pairs(flat: list, a: int, b: int) -> tuple:
+    t = flat[2 * a:2 * b]
+    return tuple(zip(t[::2], t[1::2]))
+
+
+def _principal_maker(off, ids, bound, session, tag_off, tags):
+    def make(i):
+        return (tuple(ids[off[i]:off[i + 1]]), None if bound[i] == -1 else bound[i],
+                None if session[i] == -1 else session[i], _tag_pairs(tags, tag_off[i], tag_off[i + 1]))
+    return make
+
+
+def _resource_maker(slot, tag_off, tags):
+    def make(i):
+        return None if slot[i] == -1 else slot[i], _tag_pairs(tags, tag_off[i], tag_off[i + 1])
+    return make
+
+
+def _offsets(counts, n: int) -> np.ndarray:
+    off = np.zeros(n + 1, dtype=np.uint64)
+    if n:
+        np.cumsum(np.fromiter(counts, dtype=np.uint64, count=n), out=off[1:])
+    return off
+
+
+def _optional_ids(values, n: int) -> np.ndarray:
+    return np.fromiter((-1 if v is None else v for v in values), dtype=np.int64, count=n)
+
+
+def _offsets_of(off: np.ndarray, rows: int, end: int, what: str) -> list:
+    """``off`` as a list, checked to be ``rows + 1`` offsets from 0 to ``end`` that never decrease."""
+    if (off.shape[0] != rows + 1 or int(off[0]) != 0 or int(off[-1]) != end
+            or (rows and (np.diff(off.astype(np.int64)) < 0).any())):
+        raise CompileError(f"directory {what} offsets are malformed")
+    return off.tolist()
 
 
 def _levels_from(v, slot_codes: list, slot_levels: list):

@@ -1,4 +1,4 @@
-"""The saved-engine file format (version 2): crafted corruption is refused, policies load lazily, a loaded engine
+"""The saved-engine file format (version 3): crafted corruption is refused, policies load lazily, a loaded engine
 answers exactly as the original.
 
 Corruption tests decode a real file (header -> zlib body -> meta JSON, array region, policy blobs) with
@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from lexauthz.compile import serialize
 from lexauthz.compile.plan import TYPE_CODES
-from lexauthz.compile.state import ARRAY_FIELDS, CSR_FIELDS
+from lexauthz.compile.state import CSR_FIELDS
 from lexauthz.decision import Decision, Response
 from lexauthz.account import PolicySet
 from lexauthz.engine import Engine, compile_applicable
@@ -52,16 +52,7 @@ _HEADER = struct.Struct("<8sIQ32s")
 _U64 = struct.Struct("<Q")
 
 
-def _dtypes() -> dict:
-    out = dict(ARRAY_FIELDS)
-    for name in CSR_FIELDS:
-        out[f"{name}.offsets"] = np.uint64
-        out[f"{name}.ids"] = np.uint32
-    out["blobs"] = np.uint64
-    return out
-
-
-DTYPES = _dtypes()
+DTYPES = serialize.array_dtypes()
 
 
 def _pad(meta_len: int) -> bytes:
@@ -137,9 +128,30 @@ class PlanFile:
         return wrap_parts(meta, b"".join(chunks), b"".join(self.blobs) + tail_extra)
 
 
-def slot_of(meta: dict, ptype: str, *, level=None, nonempty=True) -> int:
+def slot_rows(pf) -> list:
+    """The file's slot rows ``[type code, SCP level or -1, first statement, statement count, blob]``."""
+    return pf.arrays["slots"].reshape(-1, 5).tolist()
+
+
+def principal_row(pf, arn) -> int:
+    return pf.meta["directory"]["principals"].index(arn)
+
+
+def identity_slots(pf, arn) -> list:
+    """Where ``arn``'s identity slots are in ``principal_identity.ids``, and the slots."""
+    i = principal_row(pf, arn)
+    off = pf.arrays["principal_identity.offsets"]
+    return pf.arrays["principal_identity.ids"][int(off[i]):int(off[i + 1])].tolist()
+
+
+def first_identity(pf, arn) -> int:
+    """The position of ``arn``'s first identity slot in ``principal_identity.ids``."""
+    return int(pf.arrays["principal_identity.offsets"][principal_row(pf, arn)])
+
+
+def slot_of(pf, ptype: str, *, level=None, nonempty=True) -> int:
     """The first slot of ``ptype`` (and SCP ``level``) in the file, with statements when ``nonempty``."""
-    for sid, (code, lv, first, count, blob) in enumerate(meta["slots"]):
+    for sid, (code, lv, first, count, blob) in enumerate(slot_rows(pf)):
         if code == TYPE_CODES[ptype] and (level is None or lv == level) and (count > 0 or not nonempty):
             return sid
     raise AssertionError(f"no {ptype} slot in the file")
@@ -282,13 +294,16 @@ def test_the_fixture_file_has_every_part_the_checks_cover():
     for name in CSR_FIELDS:
         assert pf.arrays[f"{name}.ids"].shape[0] > 0, name
     types = {TYPE_CODES[t] for t in ("identity", "resource", "permissions_boundary", "session", "scp")}
-    assert {row[0] for row in pf.meta["slots"]} == types
-    assert {row[1] for row in pf.meta["slots"]} >= {-1, 0, 1, 2, 3}
+    rows = slot_rows(pf)
+    assert {row[0] for row in rows} == types
+    assert {row[1] for row in rows} >= {-1, 0, 1, 2, 3}
     assert pf.meta["blob_errors"]  # the refused policy
-    assert any(row[3] == 0 for row in pf.meta["slots"])  # ... has a slot with no statements
+    assert any(row[3] == 0 for row in rows)  # ... has a slot with no statements
     d = pf.meta["directory"]
     assert d["roles"] and d["resources"] and d["scps"] and d["scps_default"]
-    assert any(p[2] is not None for p in d["principals"]) and any(p[3] is not None for p in d["principals"])
+    assert d["principal_tags"] and d["resource_tags"]
+    assert (pf.arrays["principal_boundary"] >= 0).any() and (pf.arrays["principal_session"] >= 0).any()
+    assert (pf.arrays["resource_policy"] >= 0).any()
 
 
 def test_the_test_codec_repacks_a_file_byte_for_byte():
@@ -332,8 +347,20 @@ def _meta(fn):
 
 
 def _slots(fn):
-    """Change the slot rows: ``fn(rows)`` edits them in place."""
-    return _meta(lambda m: fn(m["slots"]))
+    """Change the slot rows: ``fn(rows)`` edits them (lists) in place; ``n_slots`` follows their number."""
+    def mutate(pf):
+        rows = slot_rows(pf)
+        fn(rows)
+        pf.arrays["slots"] = np.array(rows, dtype=np.int64).reshape(-1)
+        return pf.pack(edit_meta=lambda m: _setitem(m, "n_slots", len(rows)))
+    return mutate
+
+
+def _slot_rows_of(fn):
+    """Change the slot rows with the file at hand: ``fn(rows, pf)``."""
+    def mutate(pf):
+        return _slots(lambda rows: fn(rows, pf))(pf)
+    return mutate
 
 
 def _setitem(obj, key, value):
@@ -379,11 +406,18 @@ def _blob_offsets(fn):
 
 
 def _directory(fn):
+    """Change the directory's JSON: ``fn(directory, meta)`` edits it in place."""
     return _meta(lambda m: fn(m["directory"], m))
 
 
-def _principal_entry(d, arn):
-    return next(p for p in d["principals"] if p[0] == arn)
+def _column(name, fn):
+    """Change a directory array: ``fn(array, pf)`` edits it in place (or returns a new one)."""
+    def mutate(pf):
+        a = pf.arrays[name].copy()
+        out = fn(a, pf)
+        pf.arrays[name] = a if out is None else np.asarray(out, dtype=a.dtype)
+        return pf.pack()
+    return mutate
 
 
 def _finding(code="E_INVALID_EFFECT", severity="ERROR"):
@@ -491,21 +525,23 @@ def _cases_policy_set():
     case("slot-first-overlaps", _slots(lambda r: _setitem(r[2], 2, r[2][2] - 1)))
     case("slot-count-negative", _slots(lambda r: _setitem(r[0], 3, -1)))
     case("slot-level-on-identity", _slots(lambda r: _setitem(r[0], 1, 0)))
-    case("scp-slot-without-level",
-         _meta(lambda m: _setitem(m["slots"][slot_of(m, "scp")], 1, -1)))
-    case("scp-slot-level-64", _meta(lambda m: _setitem(m["slots"][slot_of(m, "scp")], 1, 64)))
+    case("scp-slot-without-level", _slot_rows_of(lambda r, pf: _setitem(r[slot_of(pf, "scp")], 1, -1)))
+    case("scp-slot-level-64", _slot_rows_of(lambda r, pf: _setitem(r[slot_of(pf, "scp")], 1, 64)))
     case("slot-level-minus-2", _slots(lambda r: _setitem(r[0], 1, -2)))
     case("slot-unknown-type", _slots(lambda r: _setitem(r[0], 0, len(TYPE_CODES))))
-    case("slot-type-a-string", _slots(lambda r: _setitem(r[0], 0, "identity")))
+    case("slot-type-negative", _slots(lambda r: _setitem(r[0], 0, -1)))
     case("slot-blob-out-of-range", _slots(lambda r: _setitem(r[0], 4, 10**6)))
     case("slot-blob-negative", _slots(lambda r: _setitem(r[0], 4, -1)))
-    case("slot-first-a-float", _slots(lambda r: _setitem(r[0], 2, 0.0)))
-    case("slot-count-a-bool", _slots(lambda r: _setitem(r[0], 3, True)))
-    case("slot-row-too-short", _slots(lambda r: r[0].pop()))
-    case("slot-row-not-a-list", _slots(lambda r: _setitem(r, 0, 5)))
+    case("slot-count-past-n-stmts", _slots(lambda r: _setitem(r[-1], 3, 2**62)))
+    case("slot-counts-wrap-to-n-stmts", _slots(lambda r: [_setitem(r[i], 3, r[i][3] + 2**62) for i in range(4)]))
     case("slots-short-of-n-stmts", _slots(lambda r: r.pop()))
     case("slots-past-n-stmts", _slots(lambda r: _setitem(r[-1], 3, r[-1][3] + 1)))
-    case("slots-not-a-list", _meta(lambda m: _setitem(m, "slots", None)))
+    case("slots-array-one-short", _array("slots", lambda a, m: a[:-1]))
+    case("n-slots-one-more", _meta(lambda m: _setitem(m, "n_slots", m["n_slots"] + 1)))
+    case("n-slots-one-less", _meta(lambda m: _setitem(m, "n_slots", m["n_slots"] - 1)))
+    for v in ("3", 3.0, None, -1):
+        case(f"n-slots-{v!r}", _meta(lambda m, v=v: _setitem(m, "n_slots", v)))
+    case("n-slots-missing", _meta(lambda m: m.pop("n_slots")))
     # ERROR findings of blobs.
     case("blob-errors-name-no-blob", _meta(lambda m: _setitem(m["blob_errors"], str(10**6), [_finding()])))
     case("blob-errors-one-past-the-end",
@@ -516,31 +552,46 @@ def _cases_policy_set():
     case("blob-errors-bad-severity", _meta(lambda m: _setitem(m["blob_errors"], "0", [_finding(severity="FATAL")])))
     case("blob-errors-short-finding", _meta(lambda m: _setitem(m["blob_errors"], "0", [["E_X"]])))
     case("slot-with-statements-of-a-refused-policy",
-         _meta(lambda m: _setitem(m["blob_errors"], str(m["slots"][0][4]), [_finding()])))
+         lambda pf: pf.pack(edit_meta=lambda m: _setitem(m["blob_errors"], str(slot_rows(pf)[0][4]), [_finding()])))
     # The directory.
-    case("identity-names-boundary-slot",
-         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, slot_of(m, "permissions_boundary"))))
-    case("identity-names-scp-slot",
-         _directory(lambda d, m: _principal_entry(d, ALICE)[1].append(slot_of(m, "scp"))))
-    case("boundary-names-identity-slot", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE), 2, 0)))
-    case("session-names-boundary-slot",
-         _directory(lambda d, m: _setitem(_principal_entry(d, ROLE), 3, _principal_entry(d, ROLE)[2])))
-    case("resource-names-identity-slot", _directory(lambda d, m: _setitem(d["resources"][0], 1, 0)))
+    case("identity-names-boundary-slot", _column("principal_identity.ids", lambda a, pf: _setitem(
+        a, first_identity(pf, ALICE), slot_of(pf, "permissions_boundary"))))
+    case("identity-names-scp-slot", _column("principal_identity.ids", lambda a, pf: _setitem(
+        a, first_identity(pf, ALICE), slot_of(pf, "scp"))))
+    case("boundary-names-identity-slot",
+         _column("principal_boundary", lambda a, pf: _setitem(a, principal_row(pf, ALICE), 0)))
+    case("session-names-boundary-slot", _column("principal_session", lambda a, pf: _setitem(
+        a, principal_row(pf, ROLE), int(pf.arrays["principal_boundary"][principal_row(pf, ROLE)]))))
+    case("resource-names-identity-slot", _column("resource_policy", lambda a, pf: _setitem(a, 0, 0)))
     case("scp-level-swapped",
          _directory(lambda d, m: _setitem(d["scps"][0], 1, d["scps"][0][1][::-1])))
-    case("scp-default-at-level-1-slot",
-         _directory(lambda d, m: _setitem(d, "scps_default", [[slot_of(m, "scp", level=1)]])))
+    case("scp-default-at-level-1-slot", lambda pf: pf.pack(edit_meta=lambda m: _setitem(
+        m["directory"], "scps_default", [[slot_of(pf, "scp", level=1)]])))
     case("scp-names-identity-slot", _directory(lambda d, m: _setitem(d["scps"][0][1], 0, [0])))
-    case("directory-slot-out-of-range",
-         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, len(m["slots"]))))
-    case("directory-slot-negative", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, -1)))
-    case("directory-slot-a-string", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, "0")))
-    case("directory-slot-a-bool", _directory(lambda d, m: _setitem(_principal_entry(d, ALICE)[1], 0, False)))
-    case("directory-tag-not-a-string",
-         _directory(lambda d, m: _setitem(_principal_entry(d, ALICE), 4, [["team", 5]])))
-    case("directory-arn-not-a-string", _directory(lambda d, m: _setitem(d["resources"][0], 0, None)))
-    case("directory-role-key-short", _directory(lambda d, m: _setitem(d["roles"][0], 0, ["aws", A])))
-    case("directory-principal-entry-short", _directory(lambda d, m: d["principals"][0].pop()))
+    case("directory-slot-out-of-range", _column("principal_identity.ids", lambda a, pf: _setitem(
+        a, first_identity(pf, ALICE), pf.meta["n_slots"])))
+    case("directory-boundary-minus-2",
+         _column("principal_boundary", lambda a, pf: _setitem(a, principal_row(pf, ALICE), -2)))
+    case("directory-session-past-slots",
+         _column("principal_session", lambda a, pf: _setitem(a, principal_row(pf, ROLE), pf.meta["n_slots"])))
+    case("directory-resource-slot-minus-2", _column("resource_policy", lambda a, pf: _setitem(a, 0, -2)))
+    case("directory-tag-not-a-string", _directory(lambda d, m: _setitem(d["principal_tags"], 1, 5)))
+    case("directory-tags-odd", _directory(lambda d, m: d["principal_tags"].pop()))
+    case("directory-tag-offsets-past-tags", _column("principal_tags.offsets", lambda a, pf: _setitem(
+        a, -1, a[-1] + 1)))
+    case("directory-resource-tag-offsets-short", _column("resource_tags.offsets", lambda a, pf: a[:-1]))
+    case("directory-identity-offsets-decrease", _column("principal_identity.offsets", lambda a, pf: _setitem(
+        a, 1, a[2] + 1)))
+    case("directory-identity-offsets-end-short", _column("principal_identity.offsets", lambda a, pf: _setitem(
+        a, -1, a[-1] - 1)))
+    case("directory-boundary-one-short", _column("principal_boundary", lambda a, pf: a[:-1]))
+    case("directory-boundary-missing", _drop_array("principal_boundary"))
+    case("directory-principal-listed-twice",
+         _directory(lambda d, m: _setitem(d["principals"], 1, d["principals"][0])))
+    case("directory-arn-not-a-string", _directory(lambda d, m: _setitem(d["resources"], 0, None)))
+    case("directory-principals-not-a-list", _directory(lambda d, m: _setitem(d, "principals", {})))
+    case("directory-role-column-short", _directory(lambda d, m: d["roles"].pop()))
+    case("directory-role-not-a-string", _directory(lambda d, m: _setitem(d["roles"], 0, ["aws"])))
     case("directory-missing-roles", _directory(lambda d, m: d.pop("roles")))
     case("directory-missing", _meta(lambda m: m.pop("directory")))
     case("directory-not-an-object", _meta(lambda m: _setitem(m, "directory", [])))
@@ -587,7 +638,7 @@ def test_crafted_blob_region_is_refused_when_a_policy_is_first_needed(mutate):
         Engine.from_bytes(bad)  # by default the policies are compiled again at load, so the damage shows there
     loaded = Engine.from_bytes(bad, verify=False)  # trusted: the index is whole; the blobs are not read yet
     assert loaded._core.plan._policies == {}
-    _, req = _target(PlanFile.decode(policy_set_data()).meta, "residual")
+    _, req = _target(PlanFile.decode(policy_set_data()), "residual")
     _assert_refused_when_needed(loaded, req)
 
 
@@ -633,7 +684,7 @@ def _cases_applicable():
     case("resource-names-identity-slot", _layout(lambda l, m: _setitem(l, 1, l[0][0])))
     case("boundary-names-session-slot", _layout(lambda l, m: _setitem(l, 2, l[3])))
     case("session-names-boundary-slot", _layout(lambda l, m: _setitem(l, 3, l[2])))
-    case("session-out-of-range", _layout(lambda l, m: _setitem(l, 3, len(m["slots"]))))
+    case("session-out-of-range", _layout(lambda l, m: _setitem(l, 3, m["n_slots"])))
     case("scp-levels-swapped", _layout(lambda l, m: _setitem(l, 4, l[4][::-1])))
     case("scp-level-names-boundary", _layout(lambda l, m: _setitem(l[4], 0, [l[2]])))
     case("scp-level-none-entry", _layout(lambda l, m: _setitem(l[4], 0, [None])))
@@ -668,7 +719,7 @@ def test_blob_errors_that_is_not_an_object_is_refused(value):
 def _stamped(sid_of, code=None, level=None):
     """Statement ``first`` of a slot given another type code or SCP level in the arrays (the slot rows unchanged)."""
     def mutate(pf):
-        first = pf.meta["slots"][sid_of(pf.meta)][2]
+        first = slot_rows(pf)[sid_of(pf)][2]
         if code is not None:
             pf.arrays["stmt_type"][first] = code
         if level is not None:
@@ -678,11 +729,11 @@ def _stamped(sid_of, code=None, level=None):
 
 
 @pytest.mark.parametrize("mutate", [
-    pytest.param(_stamped(lambda m: 0, code=TYPE_CODES["session"]), id="identity-as-session"),
-    pytest.param(_stamped(lambda m: 0, code=TYPE_CODES["resource"]), id="identity-as-resource"),
-    pytest.param(_stamped(lambda m: 0, code=TYPE_CODES["scp"], level=0), id="identity-as-scp"),
-    pytest.param(_stamped(lambda m: slot_of(m, "scp", level=0), level=1), id="scp-level-0-as-1"),
-    pytest.param(_stamped(lambda m: slot_of(m, "scp", level=0), code=TYPE_CODES["identity"], level=-1),
+    pytest.param(_stamped(lambda pf: 0, code=TYPE_CODES["session"]), id="identity-as-session"),
+    pytest.param(_stamped(lambda pf: 0, code=TYPE_CODES["resource"]), id="identity-as-resource"),
+    pytest.param(_stamped(lambda pf: 0, code=TYPE_CODES["scp"], level=0), id="identity-as-scp"),
+    pytest.param(_stamped(lambda pf: slot_of(pf, "scp", level=0), level=1), id="scp-level-0-as-1"),
+    pytest.param(_stamped(lambda pf: slot_of(pf, "scp", level=0), code=TYPE_CODES["identity"], level=-1),
                  id="scp-as-identity"),
 ])
 def test_statement_type_or_level_that_disagrees_with_its_slot_is_refused(mutate):
@@ -698,17 +749,18 @@ IP_CONTEXT = {"aws:SourceIp": "10.1.2.3"}
 UNRELATED = Request(ALICE, "lex:PostText", f"arn:aws:lex:eu-west-1:{A}:bot:Unseen")
 
 
-def _target(meta, target):
+def _target(pf, target):
     """(blob index, a request that needs that blob, allowed by the original engine) for ``target``."""
+    rows = slot_rows(pf)
     if target == "residual":  # alice's `lex:Get*` policy: an IpAddress condition, checked per request
-        slot = _principal_entry(meta["directory"], ALICE)[1][1]
-        return meta["slots"][slot][4], Request(ALICE, "lex:GetBot", BOT_A, None, IP_CONTEXT)
+        slot = identity_slots(pf, ALICE)[1]
+        return rows[slot][4], Request(ALICE, "lex:GetBot", BOT_A, None, IP_CONTEXT)
     if target == "resource_policy":  # read for its Principal when a request's bundle is built
-        slot = next(r[1] for r in meta["directory"]["resources"] if r[0] == BOT_A)
-        return meta["slots"][slot][4], Request(BOB, "lex:PostText", BOT_A)
+        slot = int(pf.arrays["resource_policy"][pf.meta["directory"]["resources"].index(BOT_A)])
+        return rows[slot][4], Request(BOB, "lex:PostText", BOT_A)
     if target == "dynamic_resource":  # a Resource with ${aws:username}, matched per request
-        slot = _principal_entry(meta["directory"], ROLE)[1][0]
-        return meta["slots"][slot][4], Request(SESSION, "lex:GetBot", f"arn:aws:lex:us-east-1:{A}:bot:alice_bot",
+        slot = identity_slots(pf, ROLE)[0]
+        return rows[slot][4], Request(SESSION, "lex:GetBot", f"arn:aws:lex:us-east-1:{A}:bot:alice_bot",
                                                None, {"aws:username": "alice"})
     raise AssertionError(target)
 
@@ -770,7 +822,7 @@ def _blob_params():
 
 def _corrupt_blob(change, target):
     pf = PlanFile.decode(policy_set_data())
-    blob, req = _target(pf.meta, target)
+    blob, req = _target(pf, target)
     pf.blobs[blob] = change(pf.blobs[blob])
     return pf.pack(), req
 
@@ -817,11 +869,11 @@ def test_loading_decodes_no_policy_until_one_is_needed():
     # An explanation decodes the matched statements' policies (and not, say, another principal's).
     got = loaded.evaluate(UNRELATED)
     assert got.decision is Decision.ALLOW
-    meta = PlanFile.decode(policy_set_data()).meta
-    blob_by_name = {json.loads(b)["name"]: i for i, b in enumerate(PlanFile.decode(policy_set_data()).blobs)}
+    pf = PlanFile.decode(policy_set_data())
+    blob_by_name = {json.loads(b)["name"]: i for i, b in enumerate(pf.blobs)}
     matched = {blob_by_name[m.policy] for m in got.matched_statements}
     assert matched and set(plan._policies) >= matched
-    bob_blob = meta["slots"][_principal_entry(meta["directory"], BOB)[1][0]][4]
+    bob_blob = slot_rows(pf)[identity_slots(pf, BOB)[0]][4]
     assert bob_blob not in plan._policies
 
 
@@ -831,8 +883,8 @@ def test_loaded_applicable_engine_is_lazy_too():
     assert loaded.is_allowed(UNRELATED.principal, UNRELATED.action, UNRELATED.resource) == compile_applicable(
         _bundle()).is_allowed(UNRELATED.principal, UNRELATED.action, UNRELATED.resource)
     # The bundle's resource policy is read for its Principal elements; nothing else is decoded.
-    meta = PlanFile.decode(applicable_data()).meta
-    assert set(loaded._core.plan._policies) == {meta["slots"][meta["layout"][1]][4]}
+    pf = PlanFile.decode(applicable_data())
+    assert set(loaded._core.plan._policies) == {slot_rows(pf)[pf.meta["layout"][1]][4]}
 
 
 def test_loaded_policy_set_engine_answers_as_the_original(engine, requests_):
@@ -1055,7 +1107,7 @@ def _with_header(data: bytes, *, version=None, magic=None) -> bytes:
 # backticks), so that an old file's owner knows what to do.
 
 
-@pytest.mark.parametrize("version", [1, 0, 3, 2**32 - 1])
+@pytest.mark.parametrize("version", [1, 0, 2, 4, 2**32 - 1])
 def test_other_format_versions_are_refused_naming_the_version(version):
     bad = _with_header(policy_set_data(), version=version)
     with pytest.raises(PlanFormatError) as info:
@@ -1109,8 +1161,8 @@ def test_bytes_like_input_is_accepted():
 def test_statement_flags_that_disagree_with_the_policy_text_are_refused_when_decoded(engine, array):
     """An effect or residual flag edited in the arrays is caught when its slot's statements are first decoded."""
     pf = PlanFile.decode(policy_set_data())
-    blob, req = _target(pf.meta, "residual")
-    first = next(row[2] for row in pf.meta["slots"] if row[4] == blob)
+    blob, req = _target(pf, "residual")
+    first = next(row[2] for row in slot_rows(pf) if row[4] == blob)
     if array == "stmt_effect":
         pf.arrays["stmt_effect"][first] = 3 - pf.arrays["stmt_effect"][first]  # Allow <-> Deny
     else:
@@ -1221,3 +1273,18 @@ def test_a_seal_refuses_tampering_other_keys_and_unsealed_files():
         Engine.from_bytes(_deny_data(), key=b"short")
     with pytest.raises(PlanFormatError, match="verify"):
         Engine.from_bytes(_deny_data(), verify="yes")
+
+
+def test_the_seal_stands_in_for_the_checksum_only_under_its_key():
+    """A sealed load does not compute the SHA-256 again (the HMAC covers the same bytes and more): a file whose
+    header checksum is wrong but which its key holder sealed loads under the key, and is refused without it."""
+    data = bytearray(_deny_data())
+    data[20] ^= 1  # the header's SHA-256 of the payload
+    sealed = serialize.seal(bytes(data), KEY)
+    with pytest.raises(PlanFormatError, match="checksum"):
+        Engine.from_bytes(sealed)
+    with pytest.raises(PlanFormatError, match="checksum"):
+        Engine.from_bytes(bytes(data))
+    loaded = Engine.from_bytes(sealed, key=KEY)
+    assert loaded.is_allowed(DENIER, "lex:DeleteBot", BOT_ARN) is False
+    assert loaded.to_bytes() == bytes(data)

@@ -169,7 +169,8 @@ def test_array_region_longer_than_its_arrays_is_refused_without_inflating_it():
     assert peak < _budget(data)
 
 
-@pytest.mark.parametrize("name", ["stmt_type", "needs", "action_pos.ids", "tag_eq_key", "blobs"])
+@pytest.mark.parametrize("name", ["stmt_type", "needs", "action_pos.ids", "tag_eq_key", "slots", "principal_identity.ids",
+                                  "principal_boundary", "principal_tags.offsets", "resource_policy", "blobs"])
 def test_array_longer_than_the_meta_justifies_is_refused_without_inflating_it(name):
     """An array's dtype x shape must fit the counts the meta gives (statements, patterns, slots) before the
     region is decompressed: a huge zero-filled array is refused from its layout entry."""
@@ -261,30 +262,34 @@ def test_a_real_file_still_loads_and_answers():
 
 @pytest.mark.parametrize("value", [1 << 63, 1 << 64, -(1 << 63) - 1, 1 << 200])
 def test_a_slot_id_out_of_int64_range_is_a_plan_format_error(value):
+    """Slot ids in the meta's JSON (the SCP levels; the others are int64 arrays) past what numpy holds."""
     meta, region, tail = _decode(real_file())
     meta = copy.deepcopy(meta)
-    meta["directory"]["principals"][0][1] = [value]
+    meta["directory"]["scps"][0][1] = [[value]]
     with pytest.raises(PlanFormatError):
         Engine.from_bytes(_with(meta, [region], [tail]))
 
 
-@pytest.mark.parametrize("where", ["slot_row", "resource_slot", "boundary", "scp_level", "n_stmts", "array_n"])
+@pytest.mark.parametrize("where", ["scp_level", "scps_default", "n_stmts", "n_slots", "array_n", "array_offset",
+                                   "arrays_bytes"])
 def test_huge_integers_anywhere_in_the_meta_are_plan_format_errors(where):
     meta, region, tail = _decode(real_file())
     meta = copy.deepcopy(meta)
     big = 1 << 64
-    if where == "slot_row":
-        meta["slots"][0][3] = big
-    elif where == "resource_slot":
-        meta["directory"]["resources"][0][1] = big
-    elif where == "boundary":
-        meta["directory"]["principals"][0][2] = big
-    elif where == "scp_level":
+    if where == "scp_level":
+        meta["directory"]["scps"][0][1] = [[big]]
+    elif where == "scps_default":
         meta["directory"]["scps_default"] = [big]
     elif where == "n_stmts":
         meta["n_stmts"] = big
-    else:
+    elif where == "n_slots":
+        meta["n_slots"] = big
+    elif where == "array_n":
         meta["arrays"][0][2] = big
+    elif where == "array_offset":
+        meta["arrays"][1][1] = big
+    else:
+        meta["arrays_bytes"] = big
     with pytest.raises(PlanFormatError):
         Engine.from_bytes(_with(meta, [region], [tail]))
 
