@@ -1,10 +1,10 @@
 """Target ``saved``: saved engine files (``Engine.to_bytes`` / ``Engine.from_bytes``), damaged on purpose.
 
-Input: the bytes of a file.  The mutator knows the format (``lexauthz/compile/serialize.py``: header, SHA-256, zlib
-body of meta JSON, 8-byte aligned arrays and policy blobs) and damages one part at a time -- an array element set to
-a boundary value, a statement's effect flipped, the meta or a policy blob edited as JSON or as bytes, a length field
-lying, the body cut short -- then compresses the body again and, mostly, writes a correct checksum, so that only the
-format checks stand between the bytes and an engine.
+Input: the bytes of a file.  The mutator knows the format (``lexauthz/compile/serialize.py``: header, SHA-256, meta
+JSON, 8-byte aligned arrays, a zlib stream of policy blobs) and damages one part at a time -- an array element set
+to a boundary value, a statement's effect flipped, the meta or a policy blob edited as JSON or as bytes, a length
+field lying, the blobs cut short -- then compresses the blobs again and, mostly, writes a correct checksum, so that
+only the format checks stand between the bytes and an engine.
 
 Oracle:
 
@@ -43,8 +43,10 @@ __all__ = ["TARGET", "decode", "encode"]
 
 HEADER = struct.Struct("<8sIQ32s")
 U64 = struct.Struct("<Q")
-#: Element width of each saved array (``lexauthz/compile/state.py``): CSR offsets and blob offsets are 8 bytes.
-_WIDTHS = {"stmt_type": 1, "stmt_effect": 1, "stmt_level": 2}
+#: Element width of each saved array (``lexauthz/compile/state.py``, ``lexauthz/compile/directory.py``): offsets,
+#: slot rows and the directory's slot columns are 8 bytes.
+_WIDTHS = {"stmt_type": 1, "stmt_effect": 1, "stmt_level": 2, "slots": 8, "principal_boundary": 8,
+           "principal_session": 8, "resource_policy": 8}
 _GENERIC_REQUESTS = 24
 
 
@@ -62,29 +64,30 @@ def decode(data: bytes) -> dict | None:
     if len(data) < HEADER.size:
         return None
     magic, version, length, digest = HEADER.unpack_from(data)
-    try:
-        body = zlib.decompress(data[HEADER.size:])
-    except zlib.error:
+    payload = data[HEADER.size:]
+    if len(payload) < 8:
         return None
-    if len(body) < 8:
-        return None
-    (meta_len,) = U64.unpack_from(body)
-    meta_bytes = body[8:8 + meta_len]
+    (meta_len,) = U64.unpack_from(payload)
+    meta_bytes = payload[8:8 + meta_len]
     meta = loads_or_none(meta_bytes)
-    if not isinstance(meta, dict) or not isinstance(meta.get("arrays_bytes"), int):
+    if not isinstance(meta, dict) or not isinstance(meta.get("arrays_bytes"), int) or meta["arrays_bytes"] < 0:
         return None
     start = 8 + meta_len + (-(8 + meta_len)) % 8
-    region = body[start:start + meta["arrays_bytes"]]
-    return {"magic": magic, "version": version, "meta_bytes": meta_bytes, "meta": meta, "region": region,
-            "blobs": body[start + meta["arrays_bytes"]:]}
+    end = start + meta["arrays_bytes"]
+    try:
+        blobs = zlib.decompress(payload[end:])
+    except zlib.error:
+        return None
+    return {"magic": magic, "version": version, "meta_bytes": meta_bytes, "meta": meta,
+            "region": payload[start:end], "blobs": blobs}
 
 
 def encode(parts: dict, *, checksum: bool = True, meta_len: int | None = None) -> bytes:
     """File bytes from parts (as :func:`decode` gives them), with a correct SHA-256 unless ``checksum`` is false."""
     meta = parts["meta_bytes"]
     n = len(meta) if meta_len is None else meta_len
-    body = b"".join([U64.pack(n), meta, bytes((-(8 + len(meta))) % 8), parts["region"], parts["blobs"]])
-    payload = zlib.compress(body, 1)
+    payload = b"".join([U64.pack(n), meta, bytes((-(8 + len(meta))) % 8), parts["region"],
+                        zlib.compress(parts["blobs"], 1)])
     digest = hashlib.sha256(payload).digest() if checksum else bytes(32)
     return HEADER.pack(parts["magic"], parts["version"], len(payload), digest) + payload
 
@@ -254,7 +257,7 @@ def _mutate_plain(data: bytes, rng: random.Random) -> bytes:
         blobs = parts["blobs"]
         parts = {**parts, "blobs": blobs[:rng.randint(0, len(blobs))] if rng.random() < 0.5 else blobs + b"\0" * 9}
     elif op < 95:                                       # the header: version, magic
-        parts = {**parts, "version": rng.choice((0, 1, 3, 2 ** 32 - 1))}
+        parts = {**parts, "version": rng.choice((0, 1, 2, 4, 2 ** 32 - 1))}
     else:                                               # raw bytes of the file, checksum fixed
         out = mutate_bytes(data, rng, max_len=len(data) + 64)
         return _rechecksum(out) if checksum else out

@@ -1,5 +1,5 @@
 """The saved-engine file format (version 3): the flattened index, the slots and the directory as raw arrays, the
-policies as lazily read JSON.
+policies as lazily read, compressed JSON.
 
 Layout (all integers little-endian)::
 
@@ -8,50 +8,54 @@ Layout (all integers little-endian)::
     8       4     format version (uint32), FORMAT_VERSION
     12      8     payload length in bytes (uint64)
     20      32    SHA-256 of the payload
-    52      n     payload: zlib-compressed body
+    52      n     payload
 
-    body:   8 bytes  meta length m (uint64)
-            m bytes  meta: UTF-8 JSON {"kind", "n_stmts", "use_index", "n_slots", "strings", "arrays", "arrays_bytes",
-                     "blob_errors", "directory" | "layout"}
-            ...      arrays: each 8-byte aligned at the offset "arrays" gives, little-endian
-            ...      blobs: one compact JSON document per distinct policy (name, findings, document)
+    payload: 8 bytes  meta length m (uint64)
+             m bytes  meta: compact ASCII JSON {"kind", "n_stmts", "use_index", "n_slots", "strings", "arrays",
+                      "arrays_bytes", "blob_errors", "directory" | "layout"}
+             ...      zero padding to a multiple of 8 bytes from the payload's start
+             ...      array region ("arrays_bytes" long): each array 8-byte aligned at the offset "arrays" gives
+             ...      a zlib stream: one compact JSON document per distinct policy (name, findings, document)
 
 The arrays are an :class:`~lexauthz.compile.state.IndexState`, the slot rows (``slots``: int64, five per slot: type
 code, SCP level or -1, first statement, statement count, blob) and, for a policy set, the directory's slot ids and
 tag offsets (:data:`lexauthz.compile.directory.COLUMNS`; its strings are flat lists in the meta's ``directory``): a
-load builds the engine's core from them directly, without reading a policy, and checks them column by column.
-Version 2 kept the slot rows and the directory as nested JSON lists; their decoding and per-entry checks were
-three quarters of a load at 100,000 statements.  The blobs come last in the zlib stream, so a load decompresses the stream only up to the
-end of the arrays; the rest is decompressed, and a policy's JSON decoded, when a residual condition check, a
-resource-policy principal or an explanation first needs it (:class:`SavedPlan`).
+load builds the engine's core from them directly, without reading a policy, and checks them column by column.  The
+meta and the arrays are stored as they are, so a load decompresses nothing; the policy blobs (most of an engine's
+bytes, and text that compresses 10:1) are decompressed, and a policy's JSON decoded, when a residual condition
+check, a resource-policy principal or an explanation first needs it (:class:`SavedPlan`).
+
+Version 2 compressed the meta and arrays too and kept the slot rows and the directory as nested JSON lists;
+decompressing, decoding and checking them entry by entry were nine tenths of a load at 100,000 statements.
 
 A malformed file raises :class:`~lexauthz.errors.PlanFormatError` before anything is built: header, checksum (over
 the whole payload, blobs included), meta, every array's dtype, bounds and ids (:meth:`IndexState.check`), every slot
-and directory entry, each statement's policy type and SCP level.  What is only read lazily (the blob region's exact
+and directory entry, each statement's policy type and SCP level.  What is only read lazily (the blob stream's exact
 length and zlib stream, a blob's JSON and field types, each statement's effect and residual flags against its text) is
 checked when first read; a failure there raises PlanFormatError and poisons the engine (every later answer is
 ERROR), never an answer.  The checksum finds corruption, not deliberate edits, so ``Engine.from_bytes`` by default
 also compiles the file's policies again and requires the saved index to equal the result
 (:mod:`lexauthz.compile.verify`), unless the file is sealed (:func:`seal`: an HMAC-SHA256 trailer under a key the
-deployment holds) and loaded with its key, which authenticates it instead.
+deployment holds) and loaded with its key, which authenticates it instead (the seal covers every byte the
+checksum does, so a sealed load does not compute the checksum again).
 
-Memory on load is bounded by the file, never by a length the file states.  Every length read from the file (meta,
-array region, each array, policy blobs) is checked, before a byte of it is decompressed, against
+Memory on load is bounded by the file, never by a length the file states.  The meta and the array region must lie
+inside the payload; each array's length must follow from the meta's counts (``n_stmts`` entries per statement
+array, one more offset than patterns or tag entries per CSR, at most ``n_stmts`` ids per id list and per CSR row, at
+most one blob per slot), the arrays laid out in file order (each 8-byte aligned, no gap, at most 64 unread bytes
+after the last).  The policy blobs' length is checked, before a byte of it is decompressed, against
 
-- what the compressed bytes still unread can hold: deflate cannot expand input more than :data:`MAX_RATIO` (1032:1,
-  one 258-byte match per two bits), so a larger claim is refused at once;
-- the caller's ``max_bytes`` (:func:`unpack`, ``Engine.from_bytes``, ``Engine.load``): the largest decompressed
-  body to accept, by default :data:`DEFAULT_RATIO` (64) times the payload plus 16 MiB (engines lexauthz writes
-  inflate 5:1 to 25:1) -- set it higher, up to what the file itself can justify, or lower, as the deployment needs;
-- for the array region and each array, what the meta justifies: the region is the arrays laid out in file order
-  (each 8-byte aligned, no gap, at most 64 unread bytes after the last), and each array's length follows from the
-  meta's counts (``n_stmts`` entries per statement array, one more offset than patterns or tag entries per CSR, at
-  most ``n_stmts`` ids per id list and per CSR row, at most one blob per slot).
+- what the compressed bytes can hold: deflate cannot expand input more than :data:`MAX_RATIO` (1032:1, one
+  258-byte match per two bits), so a larger claim is refused at once;
+- the caller's ``max_bytes`` (:func:`unpack`, ``Engine.from_bytes``, ``Engine.load``): the largest body (meta,
+  arrays and decompressed blobs) to accept, by default :data:`DEFAULT_RATIO` (64) times the payload plus 16 MiB
+  (engines lexauthz writes inflate 2:1 to 10:1) -- set it higher, up to what the file itself can justify, or lower,
+  as the deployment needs.
 
-The body is decompressed in steps of at most :data:`_STEP` bytes (``zlib.decompressobj().decompress(data,
-max_length)``), and the meta and blobs are checked as they stream in (JSON text holds no control byte but tab, line
-feed and carriage return; the meta, which lexauthz writes as compact ASCII JSON, none at all), so a claim the stream
-does not back, or a stream of zeros, is refused after what it actually delivered -- at most a few steps.
+The blobs are decompressed in steps of at most :data:`_STEP` bytes (``zlib.decompressobj().decompress(data,
+max_length)``) and checked as they stream in (JSON text holds no control byte but tab, line feed and carriage
+return), so a claim the stream does not back, or a stream of zeros, is refused after what it actually delivered --
+at most a few steps.  The meta, which lexauthz writes as compact ASCII JSON, holds no control byte at all.
 """
 from __future__ import annotations
 
@@ -164,8 +168,8 @@ def pack(kind: str, state: IndexState, slots, source: dict, columns: dict | None
     region = bytearray(pos)
     for (name, off, n), (_, a) in zip(layout, arrays):
         region[off:off + a.nbytes] = a.tobytes()
-    body = b"".join([_U64.pack(len(meta_bytes)), meta_bytes, _pad(len(meta_bytes)), bytes(region), *blobs])
-    payload = zlib.compress(body, 1)
+    payload = b"".join([_U64.pack(len(meta_bytes)), meta_bytes, _pad(len(meta_bytes)), region,
+                        zlib.compress(b"".join(blobs), 1)])
     return _HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
@@ -261,7 +265,7 @@ def unpack(data: bytes, *, max_bytes: int | None = None, authenticated: bool = F
     limit = MAX_RATIO * (length + _SLACK)
     limit = min(limit, DEFAULT_RATIO * length + DEFAULT_FLOOR if max_bytes is None else max_bytes)
     try:
-        return _read_body(_BodyReader(bytes(payload), limit, True))
+        return _read_body(payload, limit)
     except PlanFormatError:
         raise
     except zlib.error as exc:
@@ -273,8 +277,8 @@ def unpack(data: bytes, *, max_bytes: int | None = None, authenticated: bool = F
 
 
 class _BodyReader:
-    """The zlib body read front to back: meta and arrays at load, the policy blobs at the end only when a policy is
-    first needed (their bytes are covered by the checksum checked at load; their decompression waits).
+    """The zlib stream of the policy blobs, read only when a policy is first needed (their bytes are covered by the
+    checksum checked at load; their decompression waits).
 
     Every read is first checked against :meth:`room` and then decompressed in steps of at most ``_STEP`` bytes, each
     step checked as it arrives: what a refused read costs is what the stream delivered before it failed.
@@ -366,9 +370,18 @@ class _BodyReader:
             return self._rest
 
 
-def _read_body(reader: _BodyReader) -> Saved:
-    (meta_len,) = _U64.unpack(reader.read(8, "body"))
-    meta_bytes = reader.read(meta_len, "meta", _CONTROL, b"{")
+def _read_body(payload: memoryview, limit: int) -> Saved:
+    """The meta and arrays of ``payload`` (checked, and within ``limit`` bytes), and a reader of its blob stream."""
+    n = len(payload)
+    if n < 8:
+        raise PlanFormatError("plan body is truncated: the meta length is incomplete")
+    (meta_len,) = _U64.unpack_from(payload)
+    if meta_len > n - 8:
+        raise PlanFormatError(f"plan meta claims {meta_len} bytes: more than the {n - 8} bytes the payload holds")
+    _within(meta_len, limit, "meta")
+    meta_bytes = bytes(payload[8:8 + meta_len])
+    if not meta_bytes.startswith(b"{") or meta_bytes.translate(None, _CONTROL) != meta_bytes:
+        raise PlanFormatError("plan meta is not the compact JSON object lexauthz writes")
     meta = json.loads(meta_bytes.decode("utf-8"))
     del meta_bytes
     if not isinstance(meta, dict):
@@ -376,13 +389,15 @@ def _read_body(reader: _BodyReader) -> Saved:
     kind = meta["kind"]
     if kind not in ("policy_set", "applicable"):
         raise PlanFormatError(f"plan payload kind `{kind}` is unknown")
-    if reader.read(len(_pad(meta_len)), "meta padding").strip(b"\0"):
+    pos = 8 + meta_len + len(_pad(meta_len))
+    if pos > n or any(payload[8 + meta_len:pos]):
         raise PlanFormatError("plan meta padding is not zero")
     region_len = meta["arrays_bytes"]
-    if type(region_len) is not int or region_len < 0:
-        raise PlanFormatError("plan arrays run past the end of the body")
+    if type(region_len) is not int or region_len < 0 or region_len > n - pos:
+        raise PlanFormatError("plan arrays run past the end of the payload")
+    _within(meta_len + region_len, limit, "meta and arrays")
     layout = _check_layout(meta, region_len, kind)
-    region = memoryview(reader.read(region_len, "array region"))
+    region = payload[pos:pos + region_len]
     arrays = {}
     for name, dtype, off, n in layout:
         le = np.dtype(dtype).newbyteorder("<")
@@ -407,12 +422,19 @@ def _read_body(reader: _BodyReader) -> Saved:
             or int(blobs_off[-1]) > _MAX_PAYLOAD):
         raise PlanFormatError("plan policy blob offsets are malformed")
     blobs_len = int(blobs_off[-1])
+    reader = _BodyReader(bytes(payload[pos + region_len:]), limit - meta_len - region_len, True)
     reader.claim(blobs_len, "policy blobs")  # bounded now; decompressed (and checked to end the stream) when needed
     plan = SavedPlan(arrays["slots"], meta["n_slots"], n_stmts, lambda: reader.rest(blobs_len),
                      blobs_off.tolist(), meta["blob_errors"])
     plan.check_against(state)
     columns = {name: arrays[name] for name in DIRECTORY_COLUMNS} if kind == "policy_set" else {}
     return Saved(kind, state, plan, meta, columns)
+
+
+def _within(n: int, limit: int, what: str) -> None:
+    if n > limit:
+        raise PlanFormatError(f"plan {what} take {n} bytes: more than the {limit} bytes allowed under the limit "
+                              f"max_bytes (by default {DEFAULT_RATIO} times the file plus {DEFAULT_FLOOR >> 20} MiB)")
 
 
 def _check_layout(meta: dict, region_len: int, kind: str) -> list:

@@ -1,7 +1,7 @@
 """The saved-engine file format (version 3): crafted corruption is refused, policies load lazily, a loaded engine
 answers exactly as the original.
 
-Corruption tests decode a real file (header -> zlib body -> meta JSON, array region, policy blobs) with
+Corruption tests decode a real file (header -> meta JSON, array region, zlib stream of policy blobs) with
 :class:`PlanFile`, change one thing, and pack it again with a correct header and SHA-256: the checksum passes, so
 only the checks of :mod:`lexauthz.compile.serialize` (and :meth:`IndexState.check`) stand between the bytes and
 an engine.
@@ -59,16 +59,29 @@ def _pad(meta_len: int) -> bytes:
     return bytes((-(8 + meta_len)) % 8)
 
 
-def wrap(body: bytes, *, version: int = serialize.FORMAT_VERSION, magic: bytes = serialize.MAGIC) -> bytes:
-    """File bytes around a (decompressed) ``body``: header with the payload length and a correct SHA-256."""
-    payload = zlib.compress(body, 1)
+def wrap(head: bytes, blobs: bytes = b"", *, version: int = serialize.FORMAT_VERSION,
+         magic: bytes = serialize.MAGIC) -> bytes:
+    """File bytes around ``head`` (meta length, meta, padding, array region, stored as they are) and ``blobs``
+    (compressed): header with the payload length and a correct SHA-256."""
+    return wrap_payload(head + zlib.compress(blobs, 1), version=version, magic=magic)
+
+
+def wrap_payload(payload: bytes, *, version: int = serialize.FORMAT_VERSION, magic: bytes = serialize.MAGIC) -> bytes:
     return _HEADER.pack(magic, version, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
+def head_length(data: bytes) -> int:
+    """Where the blob stream of a file starts in its payload (the meta length, meta, padding and arrays before)."""
+    payload = data[_HEADER.size:]
+    (meta_len,) = _U64.unpack_from(payload)
+    meta = json.loads(payload[8:8 + meta_len])
+    return 8 + meta_len + len(_pad(meta_len)) + meta["arrays_bytes"]
+
+
 def wrap_parts(meta, region: bytes, tail: bytes) -> bytes:
-    """File bytes from a meta (dict, or raw bytes used as they are), an array region and the bytes after it."""
+    """File bytes from a meta (dict, or raw bytes used as they are), an array region and the policy blobs."""
     meta_bytes = meta if isinstance(meta, bytes) else json.dumps(meta, separators=(",", ":")).encode("utf-8")
-    return wrap(b"".join([_U64.pack(len(meta_bytes)), meta_bytes, _pad(len(meta_bytes)), region, tail]))
+    return wrap(b"".join([_U64.pack(len(meta_bytes)), meta_bytes, _pad(len(meta_bytes)), region]), tail)
 
 
 class PlanFile:
@@ -84,16 +97,15 @@ class PlanFile:
         assert (magic, version, length) == (serialize.MAGIC, serialize.FORMAT_VERSION, len(data) - _HEADER.size)
         payload = data[_HEADER.size:]
         assert hashlib.sha256(payload).digest() == digest
-        body = zlib.decompress(payload)
-        (meta_len,) = _U64.unpack_from(body)
-        meta = json.loads(body[8:8 + meta_len])
+        (meta_len,) = _U64.unpack_from(payload)
+        meta = json.loads(payload[8:8 + meta_len])
         start = 8 + meta_len + len(_pad(meta_len))
-        region = body[start:start + meta["arrays_bytes"]]
+        region = payload[start:start + meta["arrays_bytes"]]
         arrays = {}
         for name, off, n in meta["arrays"]:
             le = np.dtype(DTYPES[name]).newbyteorder("<")
             arrays[name] = np.frombuffer(region, dtype=le, count=n, offset=off).astype(DTYPES[name])
-        tail = body[start + meta["arrays_bytes"]:]
+        tail = zlib.decompress(payload[start + meta["arrays_bytes"]:])
         offs = [int(x) for x in arrays["blobs"]]
         assert offs[0] == 0 and offs[-1] == len(tail)
         blobs = [tail[offs[i]:offs[i + 1]] for i in range(len(offs) - 1)]
@@ -105,6 +117,10 @@ class PlanFile:
     def pack(self, *, edit_meta=None, blob_offsets=True, tail_extra: bytes = b"") -> bytes:
         """The file again: array layout, ``arrays_bytes`` and (with ``blob_offsets``) the ``blobs`` offsets are
         recomputed from ``arrays`` and ``blobs``; ``edit_meta(meta)`` then changes the meta before it is written."""
+        return wrap_parts(*self.parts(edit_meta=edit_meta, blob_offsets=blob_offsets, tail_extra=tail_extra))
+
+    def parts(self, *, edit_meta=None, blob_offsets=True, tail_extra: bytes = b"") -> tuple:
+        """``(meta, region, blobs)`` as :meth:`pack` writes them."""
         arrays = dict(self.arrays)
         if blob_offsets:
             offs = np.zeros(len(self.blobs) + 1, dtype=np.uint64)
@@ -125,7 +141,7 @@ class PlanFile:
         meta["arrays_bytes"] = pos
         if edit_meta is not None:
             edit_meta(meta)
-        return wrap_parts(meta, b"".join(chunks), b"".join(self.blobs) + tail_extra)
+        return meta, b"".join(chunks), b"".join(self.blobs) + tail_extra
 
 
 def slot_rows(pf) -> list:
@@ -427,11 +443,8 @@ def _finding(code="E_INVALID_EFFECT", severity="ERROR"):
 def _raw(meta_bytes):
     """A file whose meta is ``meta_bytes`` as they are (the region and blobs of the fixture follow)."""
     def mutate(pf):
-        data = pf.pack()
-        body = zlib.decompress(data[_HEADER.size:])
-        (meta_len,) = _U64.unpack_from(body)
-        rest = body[8 + meta_len + len(_pad(meta_len)):]
-        return wrap(_U64.pack(len(meta_bytes)) + meta_bytes + _pad(len(meta_bytes)) + rest)
+        _, region, blobs = pf.parts()
+        return wrap_parts(meta_bytes, region, blobs)
     return mutate
 
 
@@ -1070,13 +1083,15 @@ def test_damaged_body_is_refused_or_answers_without_crashing(edits, in_meta):
     """Random bytes of the (checksummed) body changed: loading raises PlanFormatError or gives an engine, and that
     engine answers each request or raises PlanFormatError -- nothing else."""
     data = policy_set_data()
-    body = bytearray(zlib.decompress(data[_HEADER.size:]))
+    head = head_length(data)
+    payload = data[_HEADER.size:]
+    body = bytearray(payload[:head] + zlib.decompress(payload[head:]))
     (meta_len,) = _U64.unpack_from(body)
     span = (8 + meta_len) if in_meta else len(body)
     for where, value in edits:
         body[int(where * span)] = value
     try:
-        loaded = Engine.from_bytes(wrap(bytes(body)))
+        loaded = Engine.from_bytes(wrap(bytes(body[:head]), bytes(body[head:])))
     except PlanFormatError:
         return
     for req in _damage_requests():
@@ -1098,9 +1113,8 @@ def test_damaged_body_is_refused_or_answers_without_crashing(edits, in_meta):
 
 
 def _with_header(data: bytes, *, version=None, magic=None) -> bytes:
-    body = zlib.decompress(data[_HEADER.size:])
-    return wrap(body, version=serialize.FORMAT_VERSION if version is None else version,
-                magic=serialize.MAGIC if magic is None else magic)
+    return wrap_payload(data[_HEADER.size:], version=serialize.FORMAT_VERSION if version is None else version,
+                        magic=serialize.MAGIC if magic is None else magic)
 
 
 # The one place these tests read a message: a refused version must be named to the user (the version, in

@@ -1,9 +1,10 @@
 """Loading a saved engine never lets the file's own length fields decide how much memory a load takes.
 
-A crafted file with a valid checksum can claim any meta, array-region or policy-blob length and back it with a zlib
-stream of zeros that decompresses ~1000:1.  Each length must be bounded by what the rest of the file can hold, the
-body is decompressed in bounded steps, and refusing such a file costs at most a small multiple of the file's size
-(measured with :mod:`tracemalloc`, which sees the bytes zlib and numpy allocate through Python).
+The meta and the array region are stored as they are, so each of their lengths must lie inside the payload and
+within ``max_bytes``.  The policy blobs are a zlib stream: a crafted file with a valid checksum can claim any blob
+length and back it with zeros that decompress ~1000:1, so that length must be bounded by what the stream can hold,
+the stream is decompressed in bounded steps, and refusing such a file costs at most a small multiple of the file's
+size (measured with :mod:`tracemalloc`, which sees the bytes zlib and numpy allocate through Python).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ BOT = "arn:aws:lex:us-east-1:111122223333:bot:OrderFlowers"
 
 
 def _file(payload: bytes) -> bytes:
-    """File bytes around a zlib ``payload``, with a correct header and SHA-256 (so only the format checks refuse)."""
+    """File bytes around ``payload``, with a correct header and SHA-256 (so only the format checks refuse)."""
     return _HEADER.pack(serialize.MAGIC, serialize.FORMAT_VERSION, len(payload),
                         hashlib.sha256(payload).digest()) + payload
 
@@ -60,8 +61,6 @@ def _pad(meta_len: int) -> bytes:
     return bytes((-(8 + meta_len)) % 8)
 
 
-
-
 @functools.cache
 def real_file() -> bytes:
     ps = PolicySet()
@@ -73,12 +72,13 @@ def real_file() -> bytes:
 
 
 def _decode(data: bytes):
-    """(meta, region, tail) of a file written by :func:`serialize.pack`."""
-    body = zlib.decompress(data[_HEADER.size:])
-    (meta_len,) = _U64.unpack_from(body)
-    meta = json.loads(body[8:8 + meta_len])
+    """(meta, region, blobs) of a file written by :func:`serialize.pack`, the blobs decompressed."""
+    payload = data[_HEADER.size:]
+    (meta_len,) = _U64.unpack_from(payload)
+    meta = json.loads(payload[8:8 + meta_len])
     start = 8 + meta_len + len(_pad(meta_len))
-    return meta, body[start:start + meta["arrays_bytes"]], body[start + meta["arrays_bytes"]:]
+    end = start + meta["arrays_bytes"]
+    return meta, payload[start:end], zlib.decompress(payload[end:])
 
 
 def _meta_bytes(meta: dict) -> bytes:
@@ -86,8 +86,10 @@ def _meta_bytes(meta: dict) -> bytes:
 
 
 def _with(meta: dict, region_parts, tail_parts) -> bytes:
+    """A file of ``meta``, the region ``region_parts`` (stored) and the blob stream of ``tail_parts``."""
     mb = _meta_bytes(meta)
-    return _file(_stream([_U64.pack(len(mb)), mb, _pad(len(mb)), *region_parts, *tail_parts]))
+    region = b"".join(bytes(p[1]) if isinstance(p, tuple) else p for p in region_parts)
+    return _file(b"".join([_U64.pack(len(mb)), mb, _pad(len(mb)), region, _stream(tail_parts)]))
 
 
 def _peak_of(fn) -> int:
@@ -111,57 +113,36 @@ def _budget(data: bytes) -> int:
 # -- the meta length ----------------------------------------------------------------------------------------------
 
 
-@functools.cache
-def meta_bomb() -> bytes:
-    """``meta_len = N`` followed by N zero bytes: a 254 KiB file whose body is ~260 MiB (deflate's ~1030:1)."""
-    n = 1030 * 254 * 1024
-    return _file(_stream([_U64.pack(n), ("zeros", n)]))
+def test_meta_length_beyond_what_the_payload_holds_is_refused():
+    for n in (1 << 40, 2**64 - 1, 3):
+        data = _file(_U64.pack(n) + b"{}")
+        with pytest.raises(PlanFormatError, match="meta"):
+            Engine.from_bytes(data)
+        assert _peak_of(lambda: Engine.from_bytes(data)) < _budget(data)
 
 
-def test_meta_bomb_is_refused_without_inflating_it():
-    data = meta_bomb()
-    assert len(data) < 260 * 1024
-    peak = _peak_of(lambda: Engine.from_bytes(data))
-    assert peak < _budget(data), f"refusing a {len(data)} byte file took {peak} bytes"
-
-
-def test_meta_length_beyond_what_the_payload_can_hold_is_refused_before_decompressing():
-    data = _file(_stream([_U64.pack(1 << 40), b"{}"]))
-    with pytest.raises(PlanFormatError, match="meta"):
-        Engine.from_bytes(data)
-    peak = _peak_of(lambda: Engine.from_bytes(data))
-    assert peak < _budget(data)
-
-
-def _spaces_meta_file() -> bytes:
-    """A meta of ``{`` and ~200 MiB of spaces: JSON text (not what lexauthz writes, but not bytes JSON refuses)."""
-    n = 1000 * 200 * 1024
-    z = zlib.compressobj(9)
-    chunk = b" " * (4 * _MiB)
-    parts = [z.compress(_U64.pack(n) + b"{")]
-    left = n - 1
-    while left > 0:
-        parts.append(z.compress(chunk[:min(left, len(chunk))]))
-        left -= len(chunk)
-    return _file(b"".join(parts) + z.flush())
-
-
-def test_meta_that_is_text_is_refused_without_inflating_it_under_max_bytes():
-    """Text that deflate shrinks 1000:1 can only be told from a real meta by decoding it: ``max_bytes`` (here 64
-    times the file) refuses it from its length alone."""
-    data = _spaces_meta_file()
-    peak = _peak_of(lambda: Engine.from_bytes(data, max_bytes=64 * len(data)))
-    assert peak < _budget(data)
+def test_meta_longer_than_max_bytes_is_refused_before_it_is_decoded():
+    n = 4 * _MiB
+    data = _file(_U64.pack(n) + b"{" + b" " * (n - 1))
     with pytest.raises(PlanFormatError, match="max_bytes"):
-        Engine.from_bytes(data, max_bytes=64 * len(data))
+        Engine.from_bytes(data, max_bytes=_MiB)
+    assert _peak_of(lambda: Engine.from_bytes(data, max_bytes=_MiB)) < _budget(data)
+
+
+def test_meta_with_control_bytes_is_refused():
+    meta, region, tail = _decode(real_file())
+    mb = _meta_bytes(meta).replace(b",", b",\n", 1)
+    data = _file(b"".join([_U64.pack(len(mb)), mb, _pad(len(mb)), region, _stream([tail])]))
+    with pytest.raises(PlanFormatError, match="compact JSON"):
+        Engine.from_bytes(data)
 
 
 # -- the array region ---------------------------------------------------------------------------------------------
 
 
-def test_array_region_longer_than_its_arrays_is_refused_without_inflating_it():
+def test_array_region_longer_than_its_arrays_is_refused():
     meta, region, tail = _decode(real_file())
-    n = 1000 * 200 * 1024
+    n = _MiB
     meta = copy.deepcopy(meta)
     meta["arrays_bytes"] = len(region) + n
     data = _with(meta, [region, ("zeros", n)], [tail])
@@ -169,14 +150,22 @@ def test_array_region_longer_than_its_arrays_is_refused_without_inflating_it():
     assert peak < _budget(data)
 
 
-@pytest.mark.parametrize("name", ["stmt_type", "needs", "action_pos.ids", "tag_eq_key", "slots", "principal_identity.ids",
-                                  "principal_boundary", "principal_tags.offsets", "resource_policy", "blobs"])
-def test_array_longer_than_the_meta_justifies_is_refused_without_inflating_it(name):
-    """An array's dtype x shape must fit the counts the meta gives (statements, patterns, slots) before the
-    region is decompressed: a huge zero-filled array is refused from its layout entry."""
+def test_array_region_past_the_payload_is_refused():
     meta, region, tail = _decode(real_file())
     meta = copy.deepcopy(meta)
-    extra = 50 * _MiB
+    meta["arrays_bytes"] = 1 << 40
+    with pytest.raises(PlanFormatError, match="past the end"):
+        Engine.from_bytes(_with(meta, [region], [tail]))
+
+
+@pytest.mark.parametrize("name", ["stmt_type", "needs", "action_pos.ids", "tag_eq_key", "slots", "principal_identity.ids",
+                                  "principal_boundary", "principal_tags.offsets", "resource_policy", "blobs"])
+def test_array_longer_than_the_meta_justifies_is_refused(name):
+    """An array's dtype x shape must fit the counts the meta gives (statements, patterns, slots) before it is read:
+    a long zero-filled array is refused from its layout entry."""
+    meta, region, tail = _decode(real_file())
+    meta = copy.deepcopy(meta)
+    extra = 2 * _MiB
     layout = meta["arrays"]
     i = next(k for k, e in enumerate(layout) if e[0] == name)
     size = np.dtype(DTYPES[name]).itemsize
@@ -230,7 +219,8 @@ def test_trailing_data_after_the_policy_blobs_is_refused_without_inflating_it():
 
 def test_max_bytes_bounds_the_decompressed_body(tmp_path):
     data = real_file()
-    body = len(zlib.decompress(data[_HEADER.size:]))
+    meta, region, tail = _decode(data)
+    body = len(_meta_bytes(meta)) + len(region) + len(tail)
     assert Engine.from_bytes(data, max_bytes=body).is_allowed(ALICE, "lex:PostText", BOT, {"aws:SourceIp": "10.0.0.1"})
     with pytest.raises(PlanFormatError, match="max_bytes|limit"):
         Engine.from_bytes(data, max_bytes=body // 4)
@@ -294,17 +284,24 @@ def test_huge_integers_anywhere_in_the_meta_are_plan_format_errors(where):
         Engine.from_bytes(_with(meta, [region], [tail]))
 
 
-def test_json_looking_meta_is_refused_by_the_default_limit():
-    """A meta of spaces (valid JSON whitespace, so the stream check cannot refuse it early) that deflate packs near
-    its 1032:1 maximum: the default limit (64 times the file plus 16 MiB) refuses the claim before inflating it."""
+def test_json_looking_blobs_are_refused_by_the_default_limit():
+    """Policy blobs of spaces (valid JSON whitespace, so the stream check cannot refuse them early) that deflate packs
+    near its 1032:1 maximum: the default limit (64 times the file plus 16 MiB) refuses the claim before inflating
+    them."""
+    meta, region, tail = _decode(real_file())
     n = 300 * _MiB
+    entry = next(e for e in meta["arrays"] if e[0] == "blobs")
+    offs = np.frombuffer(region, dtype="<u8", count=entry[2], offset=entry[1]).copy()
+    offs[-1] += n
+    region = region[:entry[1]] + offs.tobytes() + region[entry[1] + offs.nbytes:]
     z = zlib.compressobj(9)
     block = b" " * (4 * _MiB)
-    parts = [z.compress(_U64.pack(n))]
+    parts = [z.compress(tail)]
     for _ in range(n // len(block)):
         parts.append(z.compress(block))
     parts.append(z.flush())
-    data = _file(b"".join(parts))
+    mb = _meta_bytes(meta)
+    data = _file(b"".join([_U64.pack(len(mb)), mb, _pad(len(mb)), region, *parts]))
     assert serialize.MAX_RATIO * len(data) > n  # what the file could justify by deflate's bound alone
     peak = _peak_of(lambda: Engine.from_bytes(data))
     assert peak < _budget(data), f"refusing a {len(data)} byte file took {peak} bytes"
