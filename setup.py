@@ -34,6 +34,7 @@ EXTENSIONS = [
     ("lexauthz._conditions", "lexauthz/_conditions.pyx", []),
     ("lexauthz._engine", "lexauthz/_engine.pyx", ["lxa_bits.c"]),
     ("lexauthz.compile._records", "lexauthz/compile/_records.pyx", []),
+    ("lexauthz.compile._checks", "lexauthz/compile/_checks.pyx", []),
 ]
 
 CSRC = "csrc"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import ids_below, offsets_partition
 from .plan import TYPE_CODES, Plan
 
 __all__ = ["IndexState", "index_state", "EFFECT_ALLOW", "EFFECT_DENY", "ARRAY_FIELDS", "CSR_FIELDS"]
@@ -93,7 +94,7 @@ class IndexState:
         for name, seq in (("action_patterns", self.action_patterns), ("resource_patterns", self.resource_patterns),
                           ("tag_keys", self.tag_keys), ("tag_eq_values", self.tag_eq_values),
                           ("tag_like_patterns", self.tag_like_patterns)):
-            if not all(type(x) is str for x in seq):
+            if not set(map(type, seq)) <= {str}:
                 raise ValueError(f"`{name}` must hold strings only")
         for name, keys, values in (("tag_eq_key", self.tag_eq_key, self.tag_eq_values),
                                    ("tag_like_key", self.tag_like_key, self.tag_like_patterns)):
@@ -106,7 +107,7 @@ class IndexState:
 
 
 def _check_ids(name: str, ids, n: int) -> None:
-    if ids.shape[0] and int(ids.max()) >= n:
+    if not ids_below(ids, n):
         raise ValueError(f"`{name}` holds a statement id out of range")
 
 
@@ -120,7 +121,7 @@ def _check_csr(name: str, csr, rows: int, n: int) -> None:
             raise ValueError(f"`{name}.{part}` must be a contiguous 1-d {np.dtype(dtype).name} array")
     if off.shape[0] != rows + 1:
         raise ValueError(f"`{name}.offsets` has {off.shape[0]} entries, expected {rows + 1}")
-    if int(off[0]) != 0 or int(off[-1]) != ids.shape[0] or (rows and (np.diff(off.astype(np.int64)) < 0).any()):
+    if not offsets_partition(off, ids.shape[0]):
         raise ValueError(f"`{name}.offsets` do not partition its ids")
     _check_ids(name, ids, n)
 
