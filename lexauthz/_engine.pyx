@@ -531,6 +531,9 @@ cdef class Core:
     cdef const uint8_t *p_type
     cdef const uint8_t *p_eff
     cdef const int16_t *p_lvl
+    # A loaded plan reaches its core by a weak reference (SavedPlan.on_damage), so that an engine dropped by its
+    # last holder is freed at once, without waiting for the cyclic collector.
+    cdef object __weakref__
 
     def __cinit__(self, plan, state):
         """Build the core from ``state`` (an :class:`~lexauthz.compile.state.IndexState` that passed ``check()``)

@@ -19,6 +19,7 @@ import hashlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -647,7 +648,7 @@ class Engine:
             raise
         except Exception as exc:  # CompileError, KeyError, OverflowError (an id past int64), ...: never uncoded
             raise PlanFormatError(f"plan payload is malformed: {type(exc).__name__}: {exc}") from None
-        plan.on_damage = core.poison
+        plan.on_damage = weakref.WeakMethod(core.poison)  # weak: the core holds the plan
         engine = Engine._new(core, resolver, (saved.kind, source), time.perf_counter() - t0)
         engine._saved = bytes(data)
         return engine

@@ -49,7 +49,7 @@ after the last).  The policy blobs' length is checked, before a byte of it is de
   258-byte match per two bits), so a larger claim is refused at once;
 - the caller's ``max_bytes`` (:func:`unpack`, ``Engine.from_bytes``, ``Engine.load``): the largest body (meta,
   arrays and decompressed blobs) to accept, by default :data:`DEFAULT_RATIO` (64) times the payload plus 16 MiB
-  (engines lexauthz writes inflate 2:1 to 10:1) -- set it higher, up to what the file itself can justify, or lower,
+  (engines lexauthz writes inflate 3:1 to 5:1) -- set it higher, up to what the file itself can justify, or lower,
   as the deployment needs.
 
 The blobs are decompressed in steps of at most :data:`_STEP` bytes (``zlib.decompressobj().decompress(data,
@@ -65,6 +65,7 @@ import hmac
 import json
 import struct
 import threading
+import weakref
 import zlib
 
 import numpy as np
@@ -499,6 +500,10 @@ def _check_layout(meta: dict, region_len: int, kind: str) -> list:
 # -- the plan of a loaded engine ----------------------------------------------------------------------------------
 
 
+# NOTE: the views below reach their plan by a weak proxy.  The plan holds them (and made slots), so strong references
+# back would put every loaded engine in reference cycles that only the cyclic collector frees: a hot swap would keep
+# the old engine's memory until a full collection ran.  A view outliving its plan raises ReferenceError.
+
 class _SavedSlot:
     """A :class:`~lexauthz.compile.plan.Slot` whose policy is decoded on first use."""
 
@@ -597,17 +602,20 @@ class SavedPlan:
         if int(count.sum()) != n_stmts:
             raise PlanFormatError(f"plan slots hold {int(count.sum())} statements, the index {n_stmts}")
         self._rows = rows
-        self.slots = _SavedSlots(self, len(rows))
+        me = weakref.proxy(self)
+        self.slots = _SavedSlots(me, len(rows))
         self._firsts = first.tolist()
-        self.statements = _SavedStatements(self)
+        self.statements = _SavedStatements(me)
         self._check_statements = None
-        #: Called with the reason when a lazily read part of the file (a policy blob, a statement's flags) turns out
-        #: damaged: the engine's core then answers ERROR to every request (set by the engine that loads the plan).
+        #: A weak reference to what is called with the reason when a lazily read part of the file (a policy blob, a
+        #: statement's flags) turns out damaged: the engine's core, which then answers ERROR to every request (set
+        #: by the engine that loads the plan; weak, since the core holds the plan).
         self.on_damage = None
 
     def _damaged(self, exc: PlanFormatError) -> PlanFormatError:
-        if self.on_damage is not None:
-            self.on_damage(str(exc))
+        poison = self.on_damage() if self.on_damage is not None else None
+        if poison is not None:
+            poison(str(exc))
         return exc
 
     def check_against(self, state: IndexState) -> None:

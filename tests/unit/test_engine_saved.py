@@ -1302,3 +1302,42 @@ def test_the_seal_stands_in_for_the_checksum_only_under_its_key():
     loaded = Engine.from_bytes(sealed, key=KEY)
     assert loaded.is_allowed(DENIER, "lex:DeleteBot", BOT_ARN) is False
     assert loaded.to_bytes() == bytes(data)
+
+
+@pytest.mark.parametrize("how", ["compiled", "loaded", "trusted", "applicable"])
+def test_a_dropped_engine_is_freed_without_the_cyclic_collector(how, requests_):
+    """An engine in no reference cycle is freed when its last holder lets go: a service swapping engines gets the
+    old one's memory back at once, not at the next full collection.  (Before, a loaded plan and its views held
+    each other and the core.)"""
+    import gc
+
+    data = {"compiled": None, "loaded": policy_set_data(), "trusted": policy_set_data(),
+            "applicable": applicable_data()}[how]
+    p, a, r, c, acct = _columns(requests_)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        engine = (build_policy_set().compile() if data is None
+                  else Engine.from_bytes(data, verify=False if how == "trusted" else None))
+        engine.evaluate_batch(p, a, r, c, resource_accounts=acct)
+        engine.explain_batch(p[:40], a[:40], r[:40], c[:40])
+        for req in requests_[:40]:
+            engine.evaluate(req)
+            if req.resource_account is None:
+                engine.is_allowed(req.principal, req.action, req.resource, req.context)
+        _ = engine.context_keys, engine.revision
+        del engine
+        assert gc.collect() == 0
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def test_a_view_of_a_dropped_plan_says_so():
+    loaded = Engine.from_bytes(policy_set_data(), verify=False)
+    slots = loaded._core.plan.slots
+    assert slots[0].policy.name
+    del loaded
+    with pytest.raises(ReferenceError):
+        slots[1]
