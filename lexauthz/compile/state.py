@@ -77,7 +77,7 @@ class IndexState:
                 raise ValueError(f"`{name}` has {getattr(self, name).shape[0]} entries, expected {n}")
         if n and int(self.stmt_type.max()) >= len(TYPE_CODES):
             raise ValueError("`stmt_type` holds an unknown policy type code")
-        if n and not np.isin(self.stmt_effect, (EFFECT_ALLOW, EFFECT_DENY)).all():
+        if n and not ((self.stmt_effect == EFFECT_ALLOW) | (self.stmt_effect == EFFECT_DENY)).all():
             raise ValueError("`stmt_effect` holds an unknown effect code")
         if n and (int(self.stmt_level.min()) < -1 or int(self.stmt_level.max()) >= 64):
             raise ValueError("`stmt_level` is out of range")

@@ -129,11 +129,12 @@ def test_meta_longer_than_max_bytes_is_refused_before_it_is_decoded():
     assert _peak_of(lambda: Engine.from_bytes(data, max_bytes=_MiB)) < _budget(data)
 
 
-def test_meta_with_control_bytes_is_refused():
+@pytest.mark.parametrize("byte", [b"\x00", b"\x1f", b"\n"])
+def test_a_control_byte_in_a_meta_string_is_refused(byte):
     meta, region, tail = _decode(real_file())
-    mb = _meta_bytes(meta).replace(b",", b",\n", 1)
+    mb = _meta_bytes(meta).replace(b'"kind":"policy_set"', b'"kind":"policy' + byte + b'set"', 1)
     data = _file(b"".join([_U64.pack(len(mb)), mb, _pad(len(mb)), region, _stream([tail])]))
-    with pytest.raises(PlanFormatError, match="compact JSON"):
+    with pytest.raises(PlanFormatError, match="control character"):
         Engine.from_bytes(data)
 
 
