@@ -109,6 +109,39 @@ static inline int lxa_str_same(PyObject *x, PyObject *y) {
     return memcmp(PyUnicode_DATA(x), PyUnicode_DATA(y), (size_t)n * (size_t)kind) == 0;
 }
 
+/* One item of a small dict of str kept by content: its key object (kept alive by the owner) and its value's length,
+ * kind and code units inline, so that an equal item is recognised without reading the stored value object (in a
+ * table of thousands of contexts, each object read is a cache miss). */
+#define LXA_ITEM_BYTES 24
+typedef struct {
+    PyObject *key;
+    uint32_t meta;                 /* value length << 3 | kind (never 0) */
+    char data[LXA_ITEM_BYTES];
+} lxa_item;
+
+/* Fill `it` from exact str `k` and `v`; 0 when `v` is too long to keep inline. */
+static inline int lxa_item_fill(lxa_item *it, PyObject *k, PyObject *v) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    int kind = PyUnicode_KIND(v);
+    if ((size_t)n * (size_t)kind > LXA_ITEM_BYTES)
+        return 0;
+    it->key = k;
+    it->meta = ((uint32_t)n << 3) | (uint32_t)kind;
+    memcpy(it->data, PyUnicode_DATA(v), (size_t)n * (size_t)kind);
+    return 1;
+}
+
+/* Whether exact str `k` and `v` are the item `it` holds (equal key, equal value). */
+static inline int lxa_item_same(const lxa_item *it, PyObject *k, PyObject *v) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    int kind = PyUnicode_KIND(v);
+    if (it->meta != (((uint32_t)n << 3) | (uint32_t)kind))
+        return 0;
+    if (k != it->key && !lxa_str_same(k, it->key))
+        return 0;
+    return memcmp(PyUnicode_DATA(v), it->data, (size_t)n * (size_t)kind) == 0;
+}
+
 /* The value of str key `o` (which must satisfy lxa_str_probeable), or NULL. */
 static inline const void *lxa_tab_get_str(const lxa_tab *t, PyObject *o) {
     const lxa_tab_data *d = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);

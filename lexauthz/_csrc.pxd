@@ -64,3 +64,7 @@ cdef extern from "lxa_tab.h" nogil:
     int lxa_tab_put_str(lxa_tab *t, PyObject *o, const void *val)
     int lxa_tab_put3(lxa_tab *t, uint64_t a, uint64_t b, uint64_t c, const void *val)
     PyObject **lxa_list_items(PyObject *l)
+    ctypedef struct lxa_item:
+        PyObject *key
+    int lxa_item_fill(lxa_item *it, PyObject *k, PyObject *v)
+    int lxa_item_same(const lxa_item *it, PyObject *k, PyObject *v)

@@ -434,11 +434,49 @@ cdef class _AEntry:
     cdef _ARec rec
 
 
-cdef class _CtxKept:
-    """A dict context in the core's context table: its items (key, value, ...), its entry and the entry's serial."""
+cdef enum:
+    _KEPT_ITEMS = 4  # items a _CtxKept keeps inline
+    _COVERS_P = 1    # a context serial's bit: the context holds every aws:principaltag/ key of the tag index
+    _COVERS_R = 2    # ... every aws:resourcetag/ key
 
-    cdef tuple flat, entry
+_PRINCIPAL_TAG = "aws:principaltag/"
+_RESOURCE_TAG = "aws:resourcetag/"
+
+
+cdef inline uint64_t _env_key(uint64_t cs, uint64_t covers, uint64_t tag_serial) noexcept nogil:
+    """The tag-serial part of a tag row's key in the ``t_e`` table: 0 when the context (serial ``cs``) holds every
+    key of the tag index that those tags could supply.
+
+    A tag row is a function of the values its index keys take in the context enriched with the principal's and
+    the resource's tags for absent keys only (:meth:`Core.env_of`); a principal's tags are aws:PrincipalTag/ keys
+    and a resource's aws:ResourceTag/ keys (:func:`_check_family`), so when the context holds every index key of a
+    family, that side's tags change no value the row reads, and rows of all its tag sets are the same row.  With
+    thousands of distinct contexts, one entry per (context, principal tags, resource tags) made the table too large
+    for the CPU caches (38,000 entries for 8,000 two-key contents)."""
+    return 0 if (cs & covers) else tag_serial
+
+
+cdef _check_family(tuple tags, str prefix):
+    """INVARIANT(tag-family): principal tags are aws:PrincipalTag/ keys and resource tags aws:ResourceTag/ keys (what
+    the resolvers give; :func:`_env_key` relies on it)."""
+    for k, _ in tags:
+        if not (<str>k).lower().startswith(prefix):
+            raise ValueError(f"tag key `{k}` is not a `{prefix}` key")
+
+
+
+cdef class _CtxKept:
+    """A dict context in the core's context table: its items (key, value, ...), its entry and the entry's serial.
+
+    A context of at most four items whose values are short also keeps them inline (``items``, ``n_inline``), so a
+    probe compares the request's dict with this record alone: through ``flat`` it read a tuple and each stored
+    value, a cache miss apiece once the table holds thousands of contents.
+    """
+
+    cdef Py_ssize_t n_inline  # items kept inline, or -1 (compare with ``flat``)
     cdef uint64_t serial
+    cdef _csrc.lxa_item items[_KEPT_ITEMS]
+    cdef tuple flat, entry
 
 
 cdef class _EnvEntry:
@@ -473,6 +511,51 @@ cdef uint64_t _dict_hash(dict d) except? 0:
         h = (h ^ <uint64_t>hv) * <uint64_t>0x9E3779B97F4A7C15
         h ^= h >> 31
     return h | 1
+
+
+cdef bint _kept_same(dict d, _CtxKept kept):
+    """Whether ``d`` (a dict of exact str to exact str) holds the items of ``kept``, in order."""
+    if kept.n_inline < 0:
+        return _items_equal(d, kept.flat)
+    if len(d) != kept.n_inline:
+        return False
+    cdef Py_ssize_t pos = 0, j = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    while PyDict_Next(d, &pos, &k, &v):
+        if not _csrc.lxa_item_same(&kept.items[j], k, v):
+            return False
+        j += 1
+    return True
+
+
+cdef _CtxKept _kept_of(dict raw):
+    """A :class:`_CtxKept` of ``raw`` (a dict of exact str to exact str) without its entry: its items, inline when
+    they fit."""
+    cdef _CtxKept kept = _CtxKept()
+    kept.flat = tuple([x for kv in raw.items() for x in kv])  # holds the keys the inline items point to
+    kept.n_inline = -1
+    cdef Py_ssize_t pos = 0, j = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    if len(raw) <= _KEPT_ITEMS:
+        while PyDict_Next(raw, &pos, &k, &v):
+            if not _csrc.lxa_item_fill(&kept.items[j], k, v):
+                break
+            j += 1
+        else:
+            kept.n_inline = j
+    return kept
+
+
+def _kept_matches(dict stored, dict asked):
+    """For the tests: ``(inline, same)``: whether a context kept as ``stored`` keeps its items inline, and whether a
+    request's ``asked`` is found as it (the comparison a table probe makes once the content hashes agree, which
+    only a hash collision makes it refuse)."""
+    if not (_dict_hash(stored) and _dict_hash(asked)):
+        raise TypeError("contexts of exact str keys and values only")
+    cdef _CtxKept kept = _kept_of(stored)
+    return kept.n_inline >= 0, _kept_same(asked, kept)
 
 
 cdef bint _items_equal(dict d, tuple flat):
@@ -527,6 +610,9 @@ cdef class Core:
     cdef bint poisoned
     cdef public object damage
     cdef Py_ssize_t ctx_serial, tags_serial
+    # The index's tag keys that a principal's own tags (aws:principaltag/...) and a resource's (aws:resourcetag/...)
+    # can supply: a context holding all of one family makes the tag row independent of that side's tags.
+    cdef tuple p_tag_keys, r_tag_keys
     cdef readonly Py_ssize_t index_bytes
     cdef const uint8_t *p_type
     cdef const uint8_t *p_eff
@@ -590,6 +676,8 @@ cdef class Core:
             likes[k][1].append(like_rows[i])
         for k, key in enumerate(state.tag_keys):
             self.tag_keys.append((key, self._row(constrained[k]), eq[k], _GlobList(likes[k][0]), likes[k][1]))
+        self.p_tag_keys = tuple(k for k in state.tag_keys if k.startswith(_PRINCIPAL_TAG))
+        self.r_tag_keys = tuple(k for k in state.tag_keys if k.startswith(_RESOURCE_TAG))
         self.action_cache = {}
         self.resource_cache = {}
         self.bundle_cache = {}
@@ -925,8 +1013,7 @@ cdef class Core:
         cdef bint plain = type(raw) is dict
         cdef tuple key = None
         if not plain and isinstance(raw, Context):
-            self.ctx_serial += 1
-            return (raw, self.ctx_serial)
+            return (raw, self._next_ctx_serial(raw))
         if plain:
             for k, v in (<dict>raw).items():
                 if type(v) is not str or type(k) is not str:
@@ -938,13 +1025,23 @@ cdef class Core:
             if hit is not None:
                 return <tuple>hit
         ctx = Context(raw, path=f"$[{i}].context")
-        self.ctx_serial += 1
-        entry = (ctx, self.ctx_serial)
+        entry = (ctx, self._next_ctx_serial(ctx))
         if plain:
             if len(self.ctx_cache) > 65536:
                 self.ctx_cache.clear()
             self.ctx_cache[key] = entry
         return entry
+
+    cdef Py_ssize_t _next_ctx_serial(self, ctx):
+        """A new context serial for ``ctx``, with its tag coverage in the low bits: _COVERS_P when ``ctx`` holds
+        every aws:principaltag/ key of the tag index, _COVERS_R for aws:resourcetag/ (see :func:`_env_key`)."""
+        cdef Py_ssize_t flags = 0
+        if all(k in ctx for k in self.p_tag_keys):
+            flags |= _COVERS_P
+        if all(k in ctx for k in self.r_tag_keys):
+            flags |= _COVERS_R
+        self.ctx_serial += 4
+        return self.ctx_serial | flags
 
     cpdef tuple env_of(self, ctx, tags):
         """``(_Env, tag row)`` for context ``ctx`` enriched with ``tags`` (absent keys only), once per engine."""
@@ -1005,6 +1102,7 @@ cdef class Core:
         pe.account = c.account
         pe.kind = KIND_CODES[c.kind]
         pe.tags = tuple(tags)
+        _check_family(pe.tags, _PRINCIPAL_TAG)
         pe.tag_serial = self._tag_serial(pe.tags)
         pe.by_rslot = {}
         if pe.account is not None:
@@ -1033,6 +1131,7 @@ cdef class Core:
         rent.row = self.resource_row(r)
         rent.rslot = rslot
         rent.tags = tuple(tags)
+        _check_family(rent.tags, _RESOURCE_TAG)
         rent.tag_serial = self._tag_serial(rent.tags)
         rent.owner = (r.split(":", 5)[4] or None) if r.startswith("arn:") else None
         rent.rec.obj = <PyObject *>rent
@@ -1123,10 +1222,9 @@ cdef class Core:
         cdef _CtxKept kept
         if hit != NULL:
             kept = <_CtxKept>hit
-            return kept if _items_equal(raw, kept.flat) else None
+            return kept if _kept_same(raw, kept) else None
         entry = self.context_entry(raw, i)
-        kept = _CtxKept()
-        kept.flat = tuple([x for kv in raw.items() for x in kv])
+        kept = _kept_of(raw)
         kept.entry = entry
         kept.serial = <uint64_t>(<Py_ssize_t>entry[1])
         return kept if self._put3(&self.t_c, h, 0, 0, kept, <PyObject *>kept) else None
@@ -1447,7 +1545,8 @@ cdef class Core:
         if pr == NULL or rr == NULL or ar == NULL:
             return -1
         bv = <const _BundleView *>_csrc.lxa_tab_get3(&self.t_b, pr.pid, rr.rslot_key, 0)
-        trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs, pr.tag_serial, rr.tag_serial)
+        trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs, _env_key(cs, _COVERS_P, pr.tag_serial),
+                                                    _env_key(cs, _COVERS_R, rr.tag_serial))
         if bv == NULL or trow == NULL:
             return -1
         same = pr.account != NULL and (rr.owner == NULL or _csrc.lxa_str_same(pr.account, rr.owner))
@@ -1657,7 +1756,8 @@ cdef class Core:
             return DEC_ERROR
         ee = self._env_entry(centry, pe, rent)
         if stable:
-            self._put3(&self.t_e, stable, pe.tag_serial, rent.tag_serial, ee, _fptr(ee.trow))
+            self._put3(&self.t_e, stable, _env_key(stable, _COVERS_P, pe.tag_serial),
+                       _env_key(stable, _COVERS_R, rent.tag_serial), ee, _fptr(ee.trow))
         cdef int same = _same_account(pe, rent)
         cdef _BundleView view
         _fill_view(&view, b)
@@ -1783,7 +1883,8 @@ cdef class Core:
                 slow += 1
                 continue
             bv = <const _BundleView *>_csrc.lxa_tab_get3(&self.t_b, pr.pid, rr.rslot_key, 0)
-            trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs[i], pr.tag_serial, rr.tag_serial)
+            trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs[i], _env_key(cs[i], _COVERS_P, pr.tag_serial),
+                                                        _env_key(cs[i], _COVERS_R, rr.tag_serial))
             if bv == NULL or trow == NULL:
                 out[i] = _SLOW
                 slow += 1

@@ -374,3 +374,102 @@ def test_environments_whose_tag_conditions_agree_share_one_tag_row():
     assert a[0] is not b[0] and a[1] is b[1]
     assert not np.array_equal(a[1], c[1]) and c[1] is not a[1]
     assert np.array_equal(a[1], core.tag_row(Context({"aws:ResourceTag/team": "ml"})))
+
+
+def test_contexts_that_hold_every_tag_key_of_a_family_answer_as_the_reference_for_every_tag_set():
+    # A context holding every aws:principaltag/ key of the tag index makes the tag row independent of the caller's
+    # tags (and likewise for aws:resourcetag/ and the resource's): such rows share one entry of the engine's table
+    # whatever the caller's or resource's tags, and must still answer as the reference, which enriches the context
+    # with the tags for absent keys only. Callers and resources with different tags meet each context in turn, so
+    # an entry made for one tag set is read for another; contexts that cover one family, both, none, with keys in
+    # other cases and with list values are all asked on every path, cold and warm.
+    from lexauthz.reference import evaluate as reference_evaluate
+
+    ps = PolicySet()
+    tagged = NamedPolicy("tagged", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:PrincipalTag/team", "ml"),
+                       clause("StringLike", "aws:ResourceTag/team", "m*"))},
+        {"effect": "Deny", "action": ("lex:DeleteBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:PrincipalTag/level", "junior"),)}))
+    users = [(f"arn:aws:iam::{ACCT}:user/t{i}", tags) for i, tags in enumerate(
+        [{"team": "ml", "level": "junior"}, {"team": "ops"}, {}, {"team": "ml", "level": "senior"}])]
+    for arn, tags in users:
+        ps.add_principal(arn, policies=[tagged], tags=tags)
+    bots = [f"arn:aws:lex:us-east-1:{ACCT}:bot:b{i}" for i in range(3)]
+    for bot, tags in zip(bots, [{"team": "ml"}, {"team": "ops"}, {}]):
+        ps.add_resource(bot, tags=tags)
+    contexts = [
+        None, {},
+        {"aws:PrincipalTag/team": "ml", "aws:PrincipalTag/level": "senior"},            # every principal key
+        {"AWS:PRINCIPALTAG/TEAM": "ops", "aws:principaltag/Level": "junior"},           # ... in other cases
+        {"aws:PrincipalTag/team": "ml"},                                                 # one of two
+        {"aws:ResourceTag/team": "ml"}, {"aws:ResourceTag/team": "ops"},                 # the resource key
+        {"aws:PrincipalTag/team": "ml", "aws:PrincipalTag/level": "x", "aws:ResourceTag/team": "mops"},  # both
+        {"aws:PrincipalTag/team": ["ml", "ops"], "aws:PrincipalTag/level": "senior"},   # a list value
+        {"aws:ResourceTag/team": "ml", "aws:SourceIp": "10.0.0.1"},
+    ]
+    rows = [(p, a, r, c) for c in contexts for p, _ in users for r in bots for a in ("lex:GetBot", "lex:DeleteBot")]
+    want = [reference_evaluate(ps.enrich(Request(p, a, r, None, c)), ps.applicable(Request(p, a, r, None, c)))
+            for p, a, r, c in rows]
+    assert {w.decision for w in want} >= {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY}
+    decisions = [w.decision for w in want]
+    for order in (rows, rows[::-1]):
+        engine = ps.compile()
+        expect = decisions if order is rows else decisions[::-1]
+        for _ in range(2):  # cold, then warm
+            p, a, r, c = (list(x) for x in zip(*order))
+            assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == expect
+            assert [engine.is_allowed(*row) for row in order] == [d == Decision.ALLOW for d in expect]
+            assert [x.decision for x in engine.explain_batch(p, a, r, c)] == expect
+    # the covering contexts shared entries: one per context and side left uncovered, not one per tag set
+    sizes = engine._core.table_sizes()
+    assert sizes[4] < len(contexts) * len(users) * len(bots)
+
+
+def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
+    # A small dict context is kept by content with its values inline (up to four items, values up to 24 bytes of
+    # code units); longer values, non-ASCII ones, more items and other keys are compared through the stored
+    # objects. Contexts that differ in one code unit, in length, in kind or in a key must never share an answer.
+    from lexauthz.reference import evaluate as reference_evaluate
+
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "ml-team-0123456789abcdefg"),)},
+        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "m\u00e9"),)},
+        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:username", "\U0001f600x"),)}))])
+    long = "ml-team-0123456789abcdefg"  # 25 bytes: past the inline limit
+    contexts = [{"aws:ResourceTag/team": v} for v in (long, long[:-1] + "h", long[:-1], long + "g", "m\u00e9", "me",
+                                                       "m\u00e8", "ml", "")]
+    contexts += [{"aws:username": v} for v in ("\U0001f600x", "\U0001f600y", "\U0001f601x", "x")]
+    contexts += [{"aws:ResourceTag/team": "m\u00e9", "aws:username": "\U0001f600x"},
+                 {"aws:ResourceTag/teams": "m\u00e9"},
+                 {f"k{i}": "v" for i in range(4)} | {"aws:ResourceTag/team": "m\u00e9"},  # five items
+                 {f"k{i}": "v" for i in range(3)} | {"aws:ResourceTag/team": "m\u00e9"}]  # four
+    rows = [(ALICE, a, BOT, c) for c in contexts for a in ("lex:GetBot", "lex:ListBots", "lex:DeleteBot")]
+    want = [reference_evaluate(ps.enrich(Request(p, a, r, None, c)), ps.applicable(Request(p, a, r, None, c))).decision
+            for p, a, r, c in rows]
+    assert {Decision.ALLOW, Decision.IMPLICIT_DENY} <= set(want)
+    # The comparison itself (reached in a table only when two contents' hashes collide): each pair of distinct
+    # contexts above is told apart, each context equals a fresh copy of itself, inline or not.
+    from lexauthz._engine import _kept_matches
+
+    inline = {i: _kept_matches(c, dict(c)) for i, c in enumerate(contexts)}
+    assert all(same for _, same in inline.values())
+    assert {kept for kept, _ in inline.values()} == {True, False}  # both kinds of record are exercised
+    for i, x in enumerate(contexts):
+        for j, y in enumerate(contexts):
+            if i != j:
+                assert _kept_matches(x, y)[1] is False, (x, y)
+    assert _kept_matches({"a": "v", "b": "w"}, {"b": "w", "a": "v"})[1] is False  # the order is part of the content
+    with pytest.raises(TypeError):
+        _kept_matches({"a": 1}, {"a": "1"})
+    engine = ps.compile()
+    for _ in range(2):
+        fresh = [(p, a, r, dict(c)) for p, a, r, c in rows]  # equal content in new dicts: found by content
+        p, a, r, c = (list(x) for x in zip(*fresh))
+        assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == want
+        assert [engine.is_allowed(*row) for row in fresh] == [w == Decision.ALLOW for w in want]
