@@ -8,8 +8,10 @@ generate-only mode (no shrinking, no example database), one seed per worker; eac
 against ``--per-bundle`` generated requests:
 
 - every request: the reference decision and matched statements (as a set of (policy type, policy, index)) against
-  the kernel's decision and matched statements for that request (``Core.explain_one``);
-- every request: the decision of ``Engine.evaluate_batch`` over the string columns (the per-engine entry path);
+  the kernel's decision and matched statements for that request (``Core.explain_rows``);
+- every request: the decision of ``Engine.evaluate_batch`` over the string columns (the per-engine entry path), and
+  of the same columns split over two threads on a second engine of the bundle;
+- every request: the whole ``Response`` of ``Engine.explain_batch`` against the reference;
 - every ``--full-every``-th request: the whole ``Response`` of ``Engine.evaluate`` and ``Engine.is_allowed``
   against the reference;
 - every tenth bundle: the same batch through the engine saved and loaded again (the saved format, lazily decoded).
@@ -58,14 +60,17 @@ def _work(job):
         cols = ([r.principal for r in reqs], [r.action for r in reqs], [r.resource for r in reqs],
                 [r.context for r in reqs], [r.resource_account for r in reqs])
         batch = engine.evaluate_batch(*cols[:4], resource_accounts=cols[4])
+        threaded = _two_threads(compile_applicable(bundle), cols)
+        explained = engine.explain_batch(*cols[:4], resource_accounts=cols[4])
+        found_rows = core.explain_rows(*cols)
         loaded = None
         if stats["bundles"] % 10 == 0:
             loaded = Engine.from_bytes(engine.to_bytes()).evaluate_batch(*cols[:4], resource_accounts=cols[4])
 
         for i, req in enumerate(reqs):
             want = reference_evaluate(req, bundle)
-            found = core.explain_one(req.principal, req.action, req.resource, req.context, req.resource_account)
-            got_decision, matched = Decision(found.decision), found.matched
+            decision, _, matched, _, _ = found_rows[i]
+            got_decision = Decision(decision)
             got_set = set()
             if got_decision is not Decision.ERROR:
                 for s in matched:
@@ -76,6 +81,10 @@ def _work(job):
                 stats["differences"].append((req.to_dict(), str(want), got_decision, sorted(got_set)))
             if Decision(int(batch[i])) != want.decision:
                 stats["differences"].append((req.to_dict(), str(want), "evaluate_batch", int(batch[i])))
+            if Decision(int(threaded[i])) != want.decision:
+                stats["differences"].append((req.to_dict(), str(want), "two threads", int(threaded[i])))
+            if explained[i] != want:
+                stats["differences"].append((req.to_dict(), str(want), "explain_batch", str(explained[i])))
             if loaded is not None and Decision(int(loaded[i])) != want.decision:
                 stats["differences"].append((req.to_dict(), str(want), "loaded evaluate_batch", int(loaded[i])))
             if i % full_every == 0:
@@ -95,6 +104,29 @@ def _work(job):
     stats["seconds"] = time.perf_counter() - t0
     stats["differences"] = stats["differences"][:5] + [len(stats["differences"])]
     return worker, stats
+
+
+def _two_threads(engine, cols):
+    """``engine.evaluate_batch`` of ``cols`` with each half decided on its own thread at the same time."""
+    import threading
+
+    import numpy as np
+
+    n = len(cols[0])
+    out = np.empty(n, dtype=np.uint8)
+    halves = [(0, n // 2), (n // 2, n)]
+    barrier = threading.Barrier(2)
+
+    def work(lo, hi):
+        barrier.wait()
+        out[lo:hi] = engine.evaluate_batch(*(c[lo:hi] for c in cols[:4]), resource_accounts=cols[4][lo:hi])
+
+    threads = [threading.Thread(target=work, args=h) for h in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
 
 
 def main(argv=None) -> int:
