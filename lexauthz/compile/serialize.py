@@ -291,13 +291,12 @@ class _BodyReader:
     step checked as it arrives: what a refused read costs is what the stream delivered before it failed.
     """
 
-    def __init__(self, payload: bytes, limit: int, caller_limit: bool = False):
+    def __init__(self, payload: bytes, limit: int):
         self._z = zlib.decompressobj()
         self._payload = memoryview(payload)
         self._pos = 0                # compressed bytes handed to zlib so far
         self._pending = b""          # of those, the ones zlib has not consumed yet
         self._limit = limit          # decompressed bytes the body may still hold (the caller's max_bytes, or less)
-        self._caller_limit = caller_limit
         self._lock = threading.Lock()
         self._rest = None
         self._failure = None
@@ -312,7 +311,7 @@ class _BodyReader:
             raise PlanFormatError(f"plan {what} length `{n}` is not a byte count")
         room = self.room()
         if n > room:
-            if self._caller_limit and n <= MAX_RATIO * (len(self._payload) - self._pos + len(self._pending) + _SLACK):
+            if n <= MAX_RATIO * (len(self._payload) - self._pos + len(self._pending) + _SLACK):
                 raise PlanFormatError(f"plan {what} is {n} bytes: more than the {room} bytes left under the "
                                       f"limit max_bytes (by default {DEFAULT_RATIO} times the file plus "
                                       f"{DEFAULT_FLOOR >> 20} MiB)")
@@ -339,9 +338,8 @@ class _BodyReader:
         self._limit -= got
         return out[0] if len(out) == 1 else b"".join(out)
 
-    def read(self, n: int, what: str = "body", forbidden: bytes | None = None, start: bytes = b"") -> bytes:
-        """Exactly ``n`` more bytes of the body; with ``forbidden``, no step may hold any of those bytes, and the
-        first step must begin with ``start``."""
+    def read(self, n: int, what: str, forbidden: bytes) -> bytes:
+        """Exactly ``n`` more bytes of the stream, no step of which may hold any of the ``forbidden`` bytes."""
         self.claim(n, what)
         parts = []
         got = 0
@@ -349,10 +347,8 @@ class _BodyReader:
             chunk = self._step(min(_STEP, n - got))
             if not chunk:
                 raise PlanFormatError(f"plan body is truncated: {what} ends after {got} of {n} bytes")
-            if forbidden is not None and chunk.translate(None, forbidden) != chunk:
+            if chunk.translate(None, forbidden) != chunk:
                 raise PlanFormatError(f"plan {what}: control bytes where JSON text belongs")
-            if not got and not chunk.startswith(start):
-                raise PlanFormatError(f"plan {what} does not begin with `{start.decode()}`")
             parts.append(chunk)
             got += len(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -436,7 +432,7 @@ def _read_body(payload: memoryview, limit: int) -> Saved:
             or int(blobs_off[-1]) > _MAX_PAYLOAD):
         raise PlanFormatError("plan policy blob offsets are malformed")
     blobs_len = int(blobs_off[-1])
-    reader = _BodyReader(bytes(payload[pos + region_len:]), limit - meta_len - region_len, True)
+    reader = _BodyReader(bytes(payload[pos + region_len:]), limit - meta_len - region_len)
     reader.claim(blobs_len, "policy blobs")  # bounded now; decompressed (and checked to end the stream) when needed
     plan = SavedPlan(arrays["slots"], meta["n_slots"], n_stmts, lambda: reader.rest(blobs_len),
                      blobs_off.tolist(), meta["blob_errors"])
@@ -452,7 +448,7 @@ def _within(n: int, limit: int, what: str) -> None:
 
 
 def _check_layout(meta: dict, region_len: int, kind: str) -> list:
-    """``(name, dtype, offset, count)`` of every array in the region, checked before the region is decompressed:
+    """``(name, dtype, offset, count)`` of every array in the region, checked before any array is read:
     each array known and listed once, laid out in file order with 8-byte alignment and no gap, the region as long
     as its arrays (and at most ``_REGION_SLACK`` more), and each array no longer than the meta's counts justify (see
     the module docstring)."""
