@@ -473,3 +473,35 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
         p, a, r, c = (list(x) for x in zip(*fresh))
         assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == want
         assert [engine.is_allowed(*row) for row in fresh] == [w == Decision.ALLOW for w in want]
+
+
+def test_resources_that_match_the_same_patterns_share_one_row_and_answer_as_the_reference():
+    # A resource row is a function of the Resource patterns the ARN matches: ARNs that match the same ones share one
+    # array (and an unseen ARN of a known match builds none); different matches get different rows.
+    from lexauthz.reference import evaluate as reference_evaluate
+
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("bots", doc(
+        {"effect": "Allow", "action": ("lex:*",), "resource": (f"arn:aws:lex:*:{ACCT}:bot/Order*",)},
+        {"effect": "Deny", "action": ("lex:DeleteBot",), "resource": (f"arn:aws:lex:us-east-1:{ACCT}:bot/*",)},
+        {"effect": "Allow", "action": ("lex:GetBot",), "resource": (f"arn:aws:lex:*:{ACCT}:bot/${{aws:username}}",)}))])
+    engine = ps.compile()
+    core = engine._core
+    same = [f"arn:aws:lex:us-east-1:{ACCT}:bot/Order{i}" for i in range(3)]
+    other = [f"arn:aws:lex:eu-west-1:{ACCT}:bot/Order1", f"arn:aws:lex:us-east-1:{ACCT}:bot/Pizza",
+             f"arn:aws:lex:eu-west-1:{ACCT}:bot/Pizza"]
+    rows = [core.resource_row(r) for r in same + other]
+    assert rows[0] is rows[1] is rows[2]
+    assert len({id(r) for r in rows[2:]}) == 4
+    assert len({bytes(r) for r in rows[2:]}) == 4
+    reqs = [(ALICE, a, r, c) for r in same + other + [f"arn:aws:lex:us-east-1:{ACCT}:bot/alice"]
+            for a in ("lex:GetBot", "lex:DeleteBot", "lex:UpdateBot") for c in (None, {"aws:username": "alice"})]
+    want = [reference_evaluate(ps.enrich(Request(p, a, r, None, c)), ps.applicable(Request(p, a, r, None, c))).decision
+            for p, a, r, c in reqs]
+    assert {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY} <= set(want)
+    p, a, r, c = (list(x) for x in zip(*reqs))
+    for fresh in (engine, ps.compile()):
+        assert [Decision(int(x)) for x in fresh.evaluate_batch(p, a, r, c)] == want
+        assert [fresh.is_allowed(*q) for q in reqs] == [w == Decision.ALLOW for w in want]
+    twin = ps.compile(use_index=False)
+    assert [Decision(int(x)) for x in twin.evaluate_batch(p, a, r, c)] == want
