@@ -17,6 +17,7 @@ from itertools import chain
 import numpy as np
 
 from ..errors import CompileError
+from ._checks import offsets_partition
 from .plan import TYPE_CODES, PlanBuilder
 
 __all__ = ["Directory", "COLUMNS"]
@@ -354,8 +355,7 @@ def _optional_ids(values, n: int) -> np.ndarray:
 
 def _offsets_of(off: np.ndarray, rows: int, end: int, what: str) -> list:
     """``off`` as a list, checked to be ``rows + 1`` offsets from 0 to ``end`` that never decrease."""
-    if (off.shape[0] != rows + 1 or int(off[0]) != 0 or int(off[-1]) != end
-            or (rows and (np.diff(off.astype(np.int64)) < 0).any())):
+    if off.shape[0] != rows + 1 or not offsets_partition(off, end):
         raise CompileError(f"directory {what} offsets are malformed")
     return off.tolist()
 

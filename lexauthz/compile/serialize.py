@@ -74,6 +74,7 @@ import numpy as np
 from ..errors import Finding, PlanFormatError, Severity
 from ..policy.applicable import NamedPolicy
 from ..policy.model import ConditionClause, PolicyDocument, Principal, Statement
+from ._checks import offsets_partition
 from .directory import COLUMNS as DIRECTORY_COLUMNS, Directory
 from .plan import TYPE_CODES, TYPE_NAMES, statement_infos
 from .state import ARRAY_FIELDS, CSR_FIELDS, EFFECT_ALLOW, EFFECT_DENY, IndexState
@@ -428,7 +429,7 @@ def _read_body(payload: memoryview, limit: int) -> Saved:
     except ValueError as exc:
         raise PlanFormatError(f"plan index is inconsistent: {exc}") from None
     blobs_off = arrays["blobs"]
-    if (blobs_off.shape[0] < 1 or int(blobs_off[0]) != 0 or (np.diff(blobs_off.astype(np.int64)) < 0).any()
+    if (blobs_off.shape[0] < 1 or not offsets_partition(blobs_off, int(blobs_off[-1]))
             or int(blobs_off[-1]) > _MAX_PAYLOAD):
         raise PlanFormatError("plan policy blob offsets are malformed")
     blobs_len = int(blobs_off[-1])
