@@ -1,4 +1,5 @@
-"""Small builders of policy-model objects shared by the engine's unit tests, and a thread runner."""
+"""Small builders of policy-model objects shared by the engine's unit tests, a thread runner, and the reference's
+answers to rows of a policy set."""
 from __future__ import annotations
 
 import threading
@@ -27,3 +28,16 @@ def run_threads(work, n: int) -> None:
         t.start()
     for t in threads:
         t.join()
+
+
+def reference_responses(ps, rows) -> list:
+    """The reference evaluator's Response to each ``(principal, action, resource, context)`` row of policy set
+    ``ps`` (enriched and resolved as ``PolicySet`` does)."""
+    from lexauthz.reference import evaluate
+    from lexauthz.request import Request
+
+    out = []
+    for p, a, r, c in rows:
+        req = Request(p, a, r, None, c)
+        out.append(evaluate(ps.enrich(req), ps.applicable(req)))
+    return out

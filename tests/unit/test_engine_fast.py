@@ -11,7 +11,7 @@ from lexauthz.account import PolicySet
 from lexauthz.engine import EncodedBatch, compile_applicable
 from lexauthz.errors import Finding, RequestError, Severity
 from lexauthz.policy.applicable import ApplicablePolicies, NamedPolicy
-from engine_builders import clause, doc, run_threads
+from engine_builders import clause, doc, reference_responses, run_threads
 from lexauthz.request import Context, Request
 
 ACCT = "123456789012"
@@ -330,8 +330,6 @@ def test_kept_decisions_are_shared_safely_across_threads():
 def test_callers_of_one_layout_and_kind_share_a_bundle_and_answer_as_the_reference():
     # Without a resource policy a bundle depends on the layout and the caller's kind: unseen ARNs of every kind,
     # a role and its sessions, all under one SCP, each answered as the reference evaluator answers it.
-    from lexauthz.reference import evaluate as reference_evaluate
-
     allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lex:*", "Resource": "*"}]}
     ps = PolicySet()
     ps.add_principal(f"arn:aws:iam::{ACCT}:role/Ops", policies=[allow_all], permissions_boundary={
@@ -353,7 +351,7 @@ def test_callers_of_one_layout_and_kind_share_a_bundle_and_answer_as_the_referen
         f"arn:aws:sts::{ACCT}:federated-user/f1"]
     rows = [(p, a, r, None) for p in principals for a in ("lex:DescribeBot", "lex:UpdateBot", "lex:DeleteBot")
             for r in (BOT, ALIAS, UNSEEN_BOT)]
-    want = [reference_evaluate(ps.enrich(Request(p, a, r)), ps.applicable(Request(p, a, r))) for p, a, r, _ in rows]
+    want = reference_responses(ps, rows)
     assert {w.decision for w in want} >= {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY}
     p, a, r, c = (list(x) for x in zip(*rows))
     assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == [w.decision for w in want]
@@ -383,8 +381,6 @@ def test_contexts_that_hold_every_tag_key_of_a_family_answer_as_the_reference_fo
     # with the tags for absent keys only. Callers and resources with different tags meet each context in turn, so
     # an entry made for one tag set is read for another; contexts that cover one family, both, none, with keys in
     # other cases and with list values are all asked on every path, cold and warm.
-    from lexauthz.reference import evaluate as reference_evaluate
-
     ps = PolicySet()
     tagged = NamedPolicy("tagged", doc(
         {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
@@ -410,8 +406,7 @@ def test_contexts_that_hold_every_tag_key_of_a_family_answer_as_the_reference_fo
         {"aws:ResourceTag/team": "ml", "aws:SourceIp": "10.0.0.1"},
     ]
     rows = [(p, a, r, c) for c in contexts for p, _ in users for r in bots for a in ("lex:GetBot", "lex:DeleteBot")]
-    want = [reference_evaluate(ps.enrich(Request(p, a, r, None, c)), ps.applicable(Request(p, a, r, None, c)))
-            for p, a, r, c in rows]
+    want = reference_responses(ps, rows)
     assert {w.decision for w in want} >= {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY}
     decisions = [w.decision for w in want]
     for order in (rows, rows[::-1]):
@@ -431,8 +426,6 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
     # A small dict context is kept by content with its values inline (up to four items, values up to 24 bytes of
     # code units); longer values, non-ASCII ones, more items and other keys are compared through the stored
     # objects. Contexts that differ in one code unit, in length, in kind or in a key must never share an answer.
-    from lexauthz.reference import evaluate as reference_evaluate
-
     ps = PolicySet()
     ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
         {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
@@ -450,8 +443,7 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
                  {f"k{i}": "v" for i in range(4)} | {"aws:ResourceTag/team": "m\u00e9"},  # five items
                  {f"k{i}": "v" for i in range(3)} | {"aws:ResourceTag/team": "m\u00e9"}]  # four
     rows = [(ALICE, a, BOT, c) for c in contexts for a in ("lex:GetBot", "lex:ListBots", "lex:DeleteBot")]
-    want = [reference_evaluate(ps.enrich(Request(p, a, r, None, c)), ps.applicable(Request(p, a, r, None, c))).decision
-            for p, a, r, c in rows]
+    want = [w.decision for w in reference_responses(ps, rows)]
     assert {Decision.ALLOW, Decision.IMPLICIT_DENY} <= set(want)
     # The comparison itself (reached in a table only when two contents' hashes collide): each pair of distinct
     # contexts above is told apart, each context equals a fresh copy of itself, inline or not.
@@ -478,8 +470,6 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
 def test_resources_that_match_the_same_patterns_share_one_row_and_answer_as_the_reference():
     # A resource row is a function of the Resource patterns the ARN matches: ARNs that match the same ones share one
     # array (and an unseen ARN of a known match builds none); different matches get different rows.
-    from lexauthz.reference import evaluate as reference_evaluate
-
     ps = PolicySet()
     ps.add_principal(ALICE, policies=[NamedPolicy("bots", doc(
         {"effect": "Allow", "action": ("lex:*",), "resource": (f"arn:aws:lex:*:{ACCT}:bot/Order*",)},
@@ -496,8 +486,7 @@ def test_resources_that_match_the_same_patterns_share_one_row_and_answer_as_the_
     assert len({bytes(r) for r in rows[2:]}) == 4
     reqs = [(ALICE, a, r, c) for r in same + other + [f"arn:aws:lex:us-east-1:{ACCT}:bot/alice"]
             for a in ("lex:GetBot", "lex:DeleteBot", "lex:UpdateBot") for c in (None, {"aws:username": "alice"})]
-    want = [reference_evaluate(ps.enrich(Request(p, a, r, None, c)), ps.applicable(Request(p, a, r, None, c))).decision
-            for p, a, r, c in reqs]
+    want = [w.decision for w in reference_responses(ps, reqs)]
     assert {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY} <= set(want)
     p, a, r, c = (list(x) for x in zip(*reqs))
     for fresh in (engine, ps.compile()):
