@@ -142,6 +142,144 @@ static inline int lxa_item_same(const lxa_item *it, PyObject *k, PyObject *v) {
     return memcmp(PyUnicode_DATA(v), it->data, (size_t)n * (size_t)kind) == 0;
 }
 
+/* An exact str whose code units can be read without the GIL (its object layout is the public one). */
+static inline int lxa_str_exact_ready(PyObject *o) {
+    return Py_IS_TYPE(o, &PyUnicode_Type) && PyUnicode_IS_READY(o);
+}
+
+/* The hash of an exact, ready str, equal to the str's own: the cached one, else the same function of its code units
+ * the interpreter computes (without the GIL, and without writing it to the object). */
+static inline Py_hash_t lxa_str_hash_any(PyObject *s) {
+    Py_hash_t h = ((PyASCIIObject *)s)->hash;
+    if (h != -1)
+        return h;
+#if PY_VERSION_HEX >= 0x030E0000
+    return Py_HashBuffer(PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s));
+#else
+    return _Py_HashBytes(PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s));
+#endif
+}
+
+/* The content hash of a small dict of exact str, from its items' str hashes in the dict's order: start from
+ * lxa_ctx_hash_start, add each (key, value) with lxa_ctx_hash_add, end with lxa_ctx_hash_end (never 0).  The
+ * str hashes are keyed per process (the interpreter's hash secret), so crafted contexts cannot be made to share
+ * one; when they do, a probe still compares the items. */
+static inline uint64_t lxa_ctx_hash_start(void) {
+    return 0x84222325CBF29CE4ULL;
+}
+
+static inline uint64_t lxa_ctx_hash_mix(uint64_t h, Py_hash_t kh, Py_hash_t vh) {
+    h = (h ^ (uint64_t)kh) * 0x100000001B3ULL;
+    h = (h ^ (uint64_t)vh) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 31);
+}
+
+static inline uint64_t lxa_ctx_hash_add(uint64_t h, PyObject *k, PyObject *v) {
+    return lxa_ctx_hash_mix(h, lxa_str_hash_any(k), lxa_str_hash_any(v));
+}
+
+static inline uint64_t lxa_ctx_hash_end(uint64_t h) {
+    return h | 1;
+}
+
+/* A dict context as the context table keeps it: its serial, and its items inline (`n_inline` >= 0) or as the
+ * (key, value, ...) items of a tuple the owner keeps (`flat`, `n_flat` objects).  `owner` is the Python object
+ * the record lives in. */
+#define LXA_KEPT_ITEMS 4
+typedef struct {
+    uint64_t serial;
+    Py_ssize_t n_inline;
+    PyObject *const *flat;
+    Py_ssize_t n_flat;
+    PyObject *owner;
+    lxa_item items[LXA_KEPT_ITEMS];
+} lxa_ctx_rec;
+
+/* One item of a request's dict context copied for a probe without the GIL: the key object's address (compared,
+ * never read: the dict may change once the GIL is released), the key's and the value's str hashes (-1 until
+ * computed) and their code units.  Only items whose key and value fit are copied. */
+#define LXA_PAIR_BYTES 24
+typedef struct {
+    PyObject *key;
+    Py_hash_t kh, vh;
+    uint32_t kmeta, vmeta;         /* length << 3 | kind */
+    char kdata[LXA_PAIR_BYTES];
+    char vdata[LXA_PAIR_BYTES];
+} lxa_pair;
+
+static inline int lxa_copy_str(PyObject *s, uint32_t *meta, char *data) {
+    size_t n = (size_t)PyUnicode_GET_LENGTH(s) * (size_t)PyUnicode_KIND(s);
+    if (n > LXA_PAIR_BYTES)
+        return 0;
+    *meta = ((uint32_t)PyUnicode_GET_LENGTH(s) << 3) | (uint32_t)PyUnicode_KIND(s);
+    memcpy(data, PyUnicode_DATA(s), n);
+    return 1;
+}
+
+/* Copy exact, ready str `k` and `v` into `p` (the GIL held); 0 when either is too long. */
+static inline int lxa_pair_fill(lxa_pair *p, PyObject *k, PyObject *v) {
+    if (!lxa_copy_str(k, &p->kmeta, p->kdata) || !lxa_copy_str(v, &p->vmeta, p->vdata))
+        return 0;
+    p->key = k;
+    p->kh = ((PyASCIIObject *)k)->hash;
+    p->vh = ((PyASCIIObject *)v)->hash;
+    return 1;
+}
+
+static inline Py_hash_t lxa_copy_hash(uint32_t meta, const char *data) {
+    size_t n = (size_t)(meta >> 3) * (size_t)(meta & 7);
+#if PY_VERSION_HEX >= 0x030E0000
+    return Py_HashBuffer(data, (Py_ssize_t)n);
+#else
+    return _Py_HashBytes(data, (Py_ssize_t)n);
+#endif
+}
+
+/* The content hash of `n` copied items (lxa_ctx_hash_* over their str hashes, computing the missing ones). */
+static inline uint64_t lxa_pairs_hash(lxa_pair *p, Py_ssize_t n) {
+    Py_ssize_t j;
+    uint64_t h = lxa_ctx_hash_start();
+    for (j = 0; j < n; j++) {
+        if (p[j].kh == -1)
+            p[j].kh = lxa_copy_hash(p[j].kmeta, p[j].kdata);
+        if (p[j].vh == -1)
+            p[j].vh = lxa_copy_hash(p[j].vmeta, p[j].vdata);
+        h = lxa_ctx_hash_mix(h, p[j].kh, p[j].vh);
+    }
+    return lxa_ctx_hash_end(h);
+}
+
+/* Whether str object `s` (kept alive by the owner) holds the copied code units. */
+static inline int lxa_str_is_copy(PyObject *s, uint32_t meta, const char *data) {
+    if (meta != (((uint32_t)PyUnicode_GET_LENGTH(s) << 3) | (uint32_t)PyUnicode_KIND(s)))
+        return 0;
+    return memcmp(PyUnicode_DATA(s), data, (size_t)(meta >> 3) * (size_t)(meta & 7)) == 0;
+}
+
+/* Whether the `n` copied items are the record's, in order. */
+static inline int lxa_ctx_same_pairs(const lxa_ctx_rec *r, const lxa_pair *p, Py_ssize_t n) {
+    Py_ssize_t j;
+    if (r->n_inline >= 0) {
+        if (n != r->n_inline)
+            return 0;
+        for (j = 0; j < n; j++) {
+            const lxa_item *it = &r->items[j];
+            if (it->meta != p[j].vmeta || memcmp(it->data, p[j].vdata, (size_t)(it->meta >> 3) * (it->meta & 7)))
+                return 0;
+            if (p[j].key != it->key && !lxa_str_is_copy(it->key, p[j].kmeta, p[j].kdata))
+                return 0;
+        }
+        return 1;
+    }
+    if (2 * n != r->n_flat)
+        return 0;
+    for (j = 0; j < n; j++)
+        if (!lxa_str_is_copy(r->flat[2 * j], p[j].kmeta, p[j].kdata)
+                || !lxa_str_is_copy(r->flat[2 * j + 1], p[j].vmeta, p[j].vdata))
+            return 0;
+    return 1;
+}
+
 /* The value of str key `o` (which must satisfy lxa_str_probeable), or NULL. */
 static inline const void *lxa_tab_get_str(const lxa_tab *t, PyObject *o) {
     const lxa_tab_data *d = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
@@ -228,6 +366,11 @@ static inline int lxa_tab_put3(lxa_tab *t, uint64_t a, uint64_t b, uint64_t c, c
         return r;
     lxa_slot_place(t->cur, lxa_mix3(a, b, c), a, b, c, val);
     return 1;
+}
+
+/* The item array of a tuple. */
+static inline PyObject **lxa_tuple_items(PyObject *t) {
+    return ((PyTupleObject *)t)->ob_item;
 }
 
 /* The item array of a list the caller owns and nobody resizes while it is read. */

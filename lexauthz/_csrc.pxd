@@ -64,7 +64,25 @@ cdef extern from "lxa_tab.h" nogil:
     int lxa_tab_put_str(lxa_tab *t, PyObject *o, const void *val)
     int lxa_tab_put3(lxa_tab *t, uint64_t a, uint64_t b, uint64_t c, const void *val)
     PyObject **lxa_list_items(PyObject *l)
+    PyObject **lxa_tuple_items(PyObject *t)
     ctypedef struct lxa_item:
         PyObject *key
     int lxa_item_fill(lxa_item *it, PyObject *k, PyObject *v)
     int lxa_item_same(const lxa_item *it, PyObject *k, PyObject *v)
+    int lxa_str_exact_ready(PyObject *o)
+    uint64_t lxa_ctx_hash_start()
+    uint64_t lxa_ctx_hash_add(uint64_t h, PyObject *k, PyObject *v)
+    uint64_t lxa_ctx_hash_end(uint64_t h)
+    enum: LXA_KEPT_ITEMS
+    ctypedef struct lxa_ctx_rec:
+        uint64_t serial
+        Py_ssize_t n_inline
+        PyObject **flat
+        Py_ssize_t n_flat
+        PyObject *owner
+        lxa_item items[LXA_KEPT_ITEMS]
+    ctypedef struct lxa_pair:
+        PyObject *key
+    int lxa_pair_fill(lxa_pair *p, PyObject *k, PyObject *v)
+    uint64_t lxa_pairs_hash(lxa_pair *p, Py_ssize_t n)
+    int lxa_ctx_same_pairs(const lxa_ctx_rec *r, const lxa_pair *p, Py_ssize_t n)

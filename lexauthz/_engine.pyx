@@ -56,7 +56,7 @@ from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.dict cimport PyDict_Next
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_ITEM
-from cpython.object cimport PyObject, PyObject_Hash
+from cpython.object cimport PyObject
 from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
@@ -435,7 +435,6 @@ cdef class _AEntry:
 
 
 cdef enum:
-    _KEPT_ITEMS = 4  # items a _CtxKept keeps inline
     _COVERS_P = 1    # a context serial's bit: the context holds every aws:principaltag/ key of the tag index
     _COVERS_R = 2    # ... every aws:resourcetag/ key
 
@@ -468,14 +467,13 @@ cdef _check_family(tuple tags, str prefix):
 cdef class _CtxKept:
     """A dict context in the core's context table: its items (key, value, ...), its entry and the entry's serial.
 
-    A context of at most four items whose values are short also keeps them inline (``items``, ``n_inline``), so a
-    probe compares the request's dict with this record alone: through ``flat`` it read a tuple and each stored
-    value, a cache miss apiece once the table holds thousands of contents.
+    The table's value is ``rec``, a C record a probe reads without the GIL: the serial, and the items inline when
+    there are at most four and their values are short (a probe then compares the request's dict with this record
+    alone: through ``flat`` it reads a tuple and each stored value, a cache miss apiece once the table holds
+    thousands of contents), else the items of ``flat``.
     """
 
-    cdef Py_ssize_t n_inline  # items kept inline, or -1 (compare with ``flat``)
-    cdef uint64_t serial
-    cdef _csrc.lxa_item items[_KEPT_ITEMS]
+    cdef _csrc.lxa_ctx_rec rec
     cdef tuple flat, entry
 
 
@@ -491,39 +489,50 @@ cdef inline bint _same_account(_PEntry pe, _REntry rent):
     return pe.account is not None and (rent.owner is None or pe.account == rent.owner)
 
 
-cdef uint64_t _dict_hash(dict d) except? 0:
-    """A hash of a dict of str to str by content and order; 0 when some key or value is not an exact str."""
+cdef uint64_t _dict_hash(dict d) noexcept:
+    """A hash of a dict of str to str by content and order (csrc/lxa_tab.h: the function a batch computes without
+    the GIL); 0 when some key or value is not an exact str."""
     cdef Py_ssize_t pos = 0
     cdef PyObject *k
     cdef PyObject *v
-    cdef uint64_t h = <uint64_t>0x84222325CBF29CE4
-    cdef Py_hash_t hk, hv
+    cdef uint64_t h = _csrc.lxa_ctx_hash_start()
     while PyDict_Next(d, &pos, &k, &v):
-        if not (PyUnicode_CheckExact(<object>k) and PyUnicode_CheckExact(<object>v)):
+        if not (_csrc.lxa_str_exact_ready(k) and _csrc.lxa_str_exact_ready(v)):
             return 0
-        hk = _csrc.lxa_str_hash(k)
-        hv = _csrc.lxa_str_hash(v)
-        if hk == -1:
-            hk = PyObject_Hash(<object>k)
-        if hv == -1:
-            hv = PyObject_Hash(<object>v)
-        h = (h ^ <uint64_t>hk) * <uint64_t>0x100000001B3
-        h = (h ^ <uint64_t>hv) * <uint64_t>0x9E3779B97F4A7C15
-        h ^= h >> 31
-    return h | 1
+        h = _csrc.lxa_ctx_hash_add(h, k, v)
+    return _csrc.lxa_ctx_hash_end(h)
+
+
+cdef enum:
+    _GATHER_MAX = 8  # a batch row's dict context of at most this many items is found without the GIL
+
+
+cdef Py_ssize_t _copy_items(dict d, _csrc.lxa_pair *out) noexcept:
+    """Copy ``d``'s items into ``out`` (room for _GATHER_MAX) for a probe without the GIL and return their count;
+    -1 when there are more, or one is not an exact str or too long to copy."""
+    cdef Py_ssize_t pos = 0, j = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    if len(d) > _GATHER_MAX:
+        return -1
+    while PyDict_Next(d, &pos, &k, &v):
+        if not (_csrc.lxa_str_exact_ready(k) and _csrc.lxa_str_exact_ready(v) and _csrc.lxa_pair_fill(&out[j], k, v)):
+            return -1
+        j += 1
+    return j
 
 
 cdef bint _kept_same(dict d, _CtxKept kept):
     """Whether ``d`` (a dict of exact str to exact str) holds the items of ``kept``, in order."""
-    if kept.n_inline < 0:
+    if kept.rec.n_inline < 0:
         return _items_equal(d, kept.flat)
-    if len(d) != kept.n_inline:
+    if len(d) != kept.rec.n_inline:
         return False
     cdef Py_ssize_t pos = 0, j = 0
     cdef PyObject *k
     cdef PyObject *v
     while PyDict_Next(d, &pos, &k, &v):
-        if not _csrc.lxa_item_same(&kept.items[j], k, v):
+        if not _csrc.lxa_item_same(&kept.rec.items[j], k, v):
             return False
         j += 1
     return True
@@ -534,28 +543,48 @@ cdef _CtxKept _kept_of(dict raw):
     they fit."""
     cdef _CtxKept kept = _CtxKept()
     kept.flat = tuple([x for kv in raw.items() for x in kv])  # holds the keys the inline items point to
-    kept.n_inline = -1
+    kept.rec.n_inline = -1
+    kept.rec.flat = _csrc.lxa_tuple_items(<PyObject *>kept.flat)
+    kept.rec.n_flat = len(kept.flat)
+    kept.rec.owner = <PyObject *>kept
     cdef Py_ssize_t pos = 0, j = 0
     cdef PyObject *k
     cdef PyObject *v
-    if len(raw) <= _KEPT_ITEMS:
+    if len(raw) <= _csrc.LXA_KEPT_ITEMS:
         while PyDict_Next(raw, &pos, &k, &v):
-            if not _csrc.lxa_item_fill(&kept.items[j], k, v):
+            if not _csrc.lxa_item_fill(&kept.rec.items[j], k, v):
                 break
             j += 1
         else:
-            kept.n_inline = j
+            kept.rec.n_inline = j
     return kept
 
 
 def _kept_matches(dict stored, dict asked):
-    """For the tests: ``(inline, same)``: whether a context kept as ``stored`` keeps its items inline, and whether a
-    request's ``asked`` is found as it (the comparison a table probe makes once the content hashes agree, which
-    only a hash collision makes it refuse)."""
+    """For the tests: ``(inline, same, same by copy)``: whether a context kept as ``stored`` keeps its items inline,
+    whether a request's ``asked`` is found as it (the comparison a table probe makes once the content hashes agree,
+    which only a hash collision makes it refuse), and the same comparison made from a copy of ``asked``'s items, as
+    a batch makes it without the GIL (None when ``asked`` is not copied)."""
     if not (_dict_hash(stored) and _dict_hash(asked)):
         raise TypeError("contexts of exact str keys and values only")
     cdef _CtxKept kept = _kept_of(stored)
-    return kept.n_inline >= 0, _kept_same(asked, kept)
+    cdef _csrc.lxa_pair items[_GATHER_MAX]
+    cdef Py_ssize_t m = _copy_items(asked, items)
+    by_copy = None if m < 0 else bool(_csrc.lxa_ctx_same_pairs(&kept.rec, items, m))
+    return kept.rec.n_inline >= 0, _kept_same(asked, kept), by_copy
+
+
+def _found_by_copy(Core core, dict d):
+    """For the tests: what a batch row with context ``d`` finds in ``core``'s context table without the GIL, as
+    ``(hash agrees, serial)``: whether the hash of the copied items is the dict's own content hash, and the serial
+    of the record found (0: none).  None when ``d`` is not copied (the row asks with the GIL)."""
+    cdef _csrc.lxa_pair items[_GATHER_MAX]
+    cdef Py_ssize_t m = _copy_items(d, items)
+    if m <= 0:
+        return None
+    cdef uint64_t h = _csrc.lxa_pairs_hash(items, m)
+    cdef const _csrc.lxa_ctx_rec *cr = <const _csrc.lxa_ctx_rec *>_csrc.lxa_tab_get3(&core.t_c, h, 0, 0)
+    return h == _dict_hash(d), (cr.serial if cr != NULL and _csrc.lxa_ctx_same_pairs(cr, items, m) else 0)
 
 
 cdef bint _items_equal(dict d, tuple flat):
@@ -1231,16 +1260,16 @@ cdef class Core:
     cdef _CtxKept _ctx_kept(self, dict raw, uint64_t h, Py_ssize_t i):
         """The table record of a dict of str to str with content hash ``h`` (made and put in the table on a miss);
         None when another content holds the hash or the table is full (the caller asks ``context_entry``)."""
-        cdef PyObject *hit = <PyObject *>_csrc.lxa_tab_get3(&self.t_c, h, 0, 0)
+        cdef const _csrc.lxa_ctx_rec *hit = <const _csrc.lxa_ctx_rec *>_csrc.lxa_tab_get3(&self.t_c, h, 0, 0)
         cdef _CtxKept kept
         if hit != NULL:
-            kept = <_CtxKept>hit
+            kept = <_CtxKept>hit.owner
             return kept if _kept_same(raw, kept) else None
         entry = self.context_entry(raw, i)
         kept = _kept_of(raw)
         kept.entry = entry
-        kept.serial = <uint64_t>(<Py_ssize_t>entry[1])
-        return kept if self._put3(&self.t_c, h, 0, 0, kept, <PyObject *>kept) else None
+        kept.rec.serial = <uint64_t>(<Py_ssize_t>entry[1])
+        return kept if self._put3(&self.t_c, h, 0, 0, kept, &kept.rec) else None
 
     cdef uint64_t _stable_serial(self, raw, Py_ssize_t i) except? 0:
         """The serial of a row's context when equal contexts always get it (None, or a dict of str to str); 0 for
@@ -1254,7 +1283,7 @@ cdef class Core:
             if h:
                 kept = self._ctx_kept(<dict>raw, h, i)
                 if kept is not None:
-                    return kept.serial
+                    return kept.rec.serial
         return 0
 
     cdef _EnvEntry _env_entry(self, tuple centry, _PEntry pe, _REntry rent):
@@ -1818,14 +1847,16 @@ cdef class Core:
         """Decide rows ``start:stop`` of string columns into ``out`` (the rows' slice).
 
         The columns must be lists nobody else holds (the engine's own copies): their items are read without the
-        GIL.  Contexts are found by content with the GIL held (a serial per row); then, with the GIL released, each
-        row is a few table probes and the kernel.  Rows with a string or combination not in the tables yet, an
-        unusual context, or a candidate that needs a residual check (and no decision kept for the row, see
-        ``_remember``) are decided afterwards with the GIL, which also puts what they found in the tables.  ``check_at(p, a, r, i)`` checks a row whose strings have no entry;
-        on any :class:`RequestError`, ``check_all(principals, actions, resources)`` runs first, so the error is
-        the one a check of every row's strings before any context gives.
+        GIL.  With the GIL held, each row's dict context (of exact str, at most _GATHER_MAX items, each short)
+        gives a copy of its items (the dict may change once the GIL is released); then, with the GIL released,
+        each row is its context's content hash and probe, a few table probes and the kernel.  Rows with a string, context or combination not in the tables
+        yet, an unusual context, or a candidate that needs a residual check (and no decision kept for the row, see
+        ``_remember``) are decided afterwards with the GIL, which also puts what they found in the tables.
+        ``check_at(p, a, r, i)`` checks a row whose strings have no entry; on any :class:`RequestError`,
+        ``check_all(principals, actions, resources)`` runs first, so the error is the one a check of every row's
+        strings before any context gives.
         """
-        cdef Py_ssize_t n = stop - start, j, slow
+        cdef Py_ssize_t n = stop - start, j, slow, used = 0, cap = 0, m
         if out.shape[0] != n or start < 0 or n < 0 or (n and not (len(principals) >= stop and
                                                                   len(actions) >= stop and len(resources) >= stop)):
             raise ValueError("column lengths differ")
@@ -1840,24 +1871,52 @@ cdef class Core:
         cdef PyObject **P = _csrc.lxa_list_items(<PyObject *>principals) + start
         cdef PyObject **A = _csrc.lxa_list_items(<PyObject *>actions) + start
         cdef PyObject **R = _csrc.lxa_list_items(<PyObject *>resources) + start
+        cdef _csrc.lxa_pair *kv = NULL   # the gathered rows' items, copied
+        cdef _csrc.lxa_pair *grown
+        cdef int64_t *kpos = NULL     # row -> (first item's index in kv) << 8 | item count, or -1
+        cdef PyObject *raw
         try:
             if contexts is None:
                 for j in range(n):
                     cs[j] = empty
             elif type(contexts) is list:
+                kpos = <int64_t *>malloc(n * sizeof(int64_t))
+                if kpos == NULL:
+                    raise MemoryError()
                 for j in range(n):
-                    cs[j] = self._stable_serial(<object>PyList_GET_ITEM(contexts, start + j), start + j)
+                    kpos[j] = -1
+                    raw = PyList_GET_ITEM(contexts, start + j)
+                    if <object>raw is None:
+                        cs[j] = empty
+                        continue
+                    if type(<object>raw) is dict and len(<dict>raw):
+                        if used + _GATHER_MAX > cap:
+                            cap = 2 * cap + 4 * _GATHER_MAX
+                            grown = <_csrc.lxa_pair *>realloc(kv, cap * sizeof(_csrc.lxa_pair))
+                            if grown == NULL:
+                                raise MemoryError()
+                            kv = grown
+                        m = _copy_items(<dict>raw, &kv[used])
+                        if m > 0:
+                            kpos[j] = (used << 8) | m
+                            used += m
+                            cs[j] = 0
+                            continue
+                    cs[j] = self._stable_serial(<object>raw, start + j)
             else:
                 for j in range(n):
                     cs[j] = self._stable_serial(contexts[start + j], start + j)
             if n >= 64:
                 with nogil:
-                    slow = self._fast_rows(P, A, R, &cs[0], &out[0], n)
+                    slow = self._fast_rows(P, A, R, &cs[0], kv, kpos, &out[0], n)
             else:
-                slow = self._fast_rows(P, A, R, &cs[0], &out[0], n)
+                slow = self._fast_rows(P, A, R, &cs[0], kv, kpos, &out[0], n)
             if slow:
                 for j in range(n):
                     if out[j] == _SLOW:
+                        if kpos != NULL and kpos[j] >= 0 and cs[j] == 0:
+                            # a dict context not in the table yet: its serial (and its record) is made here
+                            cs[j] = self._stable_serial(contexts[start + j], start + j)
                         out[j] = self._slow_row(resolver, principals[start + j], actions[start + j],
                                                 resources[start + j],
                                                 contexts[start + j] if contexts is not None else None,
@@ -1865,25 +1924,43 @@ cdef class Core:
         except _RequestError:
             check_all(principals, actions, resources)
             raise
+        finally:
+            free(kv)
+            free(kpos)
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    cdef Py_ssize_t _fast_rows(self, PyObject **P, PyObject **A, PyObject **R, const uint64_t *cs, uint8_t *out,
-                               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t _fast_rows(self, PyObject **P, PyObject **A, PyObject **R, uint64_t *cs, _csrc.lxa_pair *kv,
+                               const int64_t *kpos, uint8_t *out, Py_ssize_t n) noexcept nogil:
         """Phase A and B of a string batch without the GIL: the rows found in the tables and decided without a
-        residual check are written to ``out``; the others are marked _SLOW (their count is returned)."""
-        cdef Py_ssize_t i, slow = 0
+        residual check are written to ``out``; the others are marked _SLOW (their count is returned).  A row whose
+        serial is 0 and whose context items were gathered (``kpos``) is first looked up by content in the context
+        table; its serial is written to ``cs`` when found."""
+        cdef Py_ssize_t i, slow = 0, m
         cdef const _PRec *pr
         cdef const _RRec *rr
         cdef const _ARec *ar
         cdef const uint64_t *trow
         cdef const _BundleView *bv
+        cdef const _csrc.lxa_ctx_rec *cr
+        cdef _csrc.lxa_pair *items
         cdef int same, d
+        cdef uint64_t c
         cdef const uint8_t *stmt_type = self.p_type
         cdef const uint8_t *stmt_effect = self.p_eff
         cdef const int16_t *stmt_level = self.p_lvl
+        if kpos != NULL:
+            # contexts first, in a loop of their own: its rows are independent, so their misses overlap
+            for i in range(n):
+                if cs[i] == 0 and kpos[i] >= 0:
+                    items = &kv[kpos[i] >> 8]
+                    m = <Py_ssize_t>(kpos[i] & 0xFF)
+                    cr = <const _csrc.lxa_ctx_rec *>_csrc.lxa_tab_get3(&self.t_c, _csrc.lxa_pairs_hash(items, m), 0, 0)
+                    if cr != NULL and _csrc.lxa_ctx_same_pairs(cr, items, m):
+                        cs[i] = cr.serial
         for i in range(n):
-            if not (cs[i] and _csrc.lxa_str_probeable(P[i]) and _csrc.lxa_str_probeable(A[i])
+            c = cs[i]
+            if not (c and _csrc.lxa_str_probeable(P[i]) and _csrc.lxa_str_probeable(A[i])
                     and _csrc.lxa_str_probeable(R[i])):
                 out[i] = _SLOW
                 slow += 1
@@ -1896,8 +1973,8 @@ cdef class Core:
                 slow += 1
                 continue
             bv = <const _BundleView *>_csrc.lxa_tab_get3(&self.t_b, pr.pid, rr.rslot_key, 0)
-            trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, cs[i], _env_key(cs[i], _COVERS_P, pr.tag_serial),
-                                                        _env_key(cs[i], _COVERS_R, rr.tag_serial))
+            trow = <const uint64_t *>_csrc.lxa_tab_get3(&self.t_e, c, _env_key(c, _COVERS_P, pr.tag_serial),
+                                                        _env_key(c, _COVERS_R, rr.tag_serial))
             if bv == NULL or trow == NULL:
                 out[i] = _SLOW
                 slow += 1
@@ -1905,7 +1982,7 @@ cdef class Core:
             same = pr.account != NULL and (rr.owner == NULL or _csrc.lxa_str_same(pr.account, rr.owner))
             d = c_decide_sparse(bv, ar.row, rr.row, trow, NULL, stmt_type, stmt_effect, stmt_level, same)
             if d < 0:
-                d = self._decided(pr, rr, ar, cs[i])
+                d = self._decided(pr, rr, ar, c)
             if d < 0:
                 out[i] = _SLOW
                 slow += 1
@@ -2085,3 +2162,4 @@ def bits_to_ids(row):
         out.append(s)
         s = _csrc.lxa_bits_next(&mv[0], nw, s + 1)
     return out
+

@@ -449,14 +449,18 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
     # contexts above is told apart, each context equals a fresh copy of itself, inline or not.
     from lexauthz._engine import _kept_matches
 
+    # The third answer is the same comparison from a copy of the asked dict's items (a batch's, without the GIL).
     inline = {i: _kept_matches(c, dict(c)) for i, c in enumerate(contexts)}
-    assert all(same for _, same in inline.values())
-    assert {kept for kept, _ in inline.values()} == {True, False}  # both kinds of record are exercised
+    assert all(same for _, same, _ in inline.values())
+    assert all(by_copy in (True, None) for _, _, by_copy in inline.values())
+    assert {by_copy for _, _, by_copy in inline.values()} == {True, None}  # long values are not copied
+    assert {kept for kept, _, _ in inline.values()} == {True, False}  # both kinds of record are exercised
     for i, x in enumerate(contexts):
         for j, y in enumerate(contexts):
             if i != j:
-                assert _kept_matches(x, y)[1] is False, (x, y)
-    assert _kept_matches({"a": "v", "b": "w"}, {"b": "w", "a": "v"})[1] is False  # the order is part of the content
+                _, same, by_copy = _kept_matches(x, y)
+                assert same is False and by_copy in (False, None), (x, y)
+    assert _kept_matches({"a": "v", "b": "w"}, {"b": "w", "a": "v"})[1:] == (False, False)  # order is content
     with pytest.raises(TypeError):
         _kept_matches({"a": 1}, {"a": "1"})
     engine = ps.compile()
@@ -465,6 +469,61 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
         p, a, r, c = (list(x) for x in zip(*fresh))
         assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == want
         assert [engine.is_allowed(*row) for row in fresh] == [w == Decision.ALLOW for w in want]
+
+
+def _fresh_str(s):
+    # an equal str in a new object whose hash is not computed yet (as a gateway's JSON parser makes them)
+    return "".join(list(s)) if len(s) > 1 else (s + "!")[:-1]
+
+
+def test_batch_rows_find_their_context_by_a_copy_of_its_items_as_the_dict_itself():
+    # A string batch copies each row's small dict context (short keys and values) with the GIL and finds it in the
+    # context table without it: the copy's hash must be the dict's own content hash, whether or not its strings'
+    # hashes were computed, for every string kind, and the record found must be the one of the same content, never
+    # that of a near one. Longer values and more than eight items are not copied (those rows ask with the GIL).
+    from lexauthz._engine import _found_by_copy
+
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
+        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "m\u00e9"),)},
+        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:username", "\U0001f600x"),)},
+        {"effect": "Deny", "action": ("lex:GetBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:PrincipalTag/level", "0123456789abcdefghijklm"),)}))])
+    values = ["m\u00e9", "me", "\U0001f600x", "\U0001f600y", "x" * 24, "0123456789abcdefghijklm",
+              "0123456789abcdefghijklmn", "\u4e2d" * 12, "\u4e2d" * 13, ""]
+    contexts = [{"aws:ResourceTag/team": v} for v in values]
+    contexts += [{"aws:username": v, "aws:PrincipalTag/level": w} for v in values[:4] for w in values[4:7]]
+    contexts += [{f"k{i}": "v" for i in range(n)} | {"aws:ResourceTag/team": "m\u00e9"} for n in (7, 8)]
+    rows = [(ALICE, a, BOT, c) for c in contexts for a in ("lex:GetBot", "lex:ListBots")] * 3  # past 64 rows
+    want = [w.decision for w in reference_responses(ps, rows)]
+    assert {Decision.ALLOW, Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY} <= set(want)
+    engine = ps.compile()
+    core = engine._core
+    for _ in range(2):  # cold (the records are made), then warm (found without the GIL)
+        fresh = [(p, a, r, {_fresh_str(k): _fresh_str(v) for k, v in c.items()}) for p, a, r, c in rows]
+        p, a, r, c = (list(x) for x in zip(*fresh))
+        assert [Decision(int(x)) for x in engine.evaluate_batch(p, a, r, c)] == want
+    def units(x):  # bytes of a str's code units (its kind: 1, 2 or 4 bytes each)
+        top = max(map(ord, x), default=0)
+        return len(x) * (1 if top < 0x100 else 2 if top < 0x10000 else 4)
+
+    copied = 0
+    for c in contexts:
+        serial = core.context_entry(c)[1]
+        found = _found_by_copy(core, {_fresh_str(k): _fresh_str(v) for k, v in c.items()})
+        if len(c) > 8 or any(units(x) > 24 for kv in c.items() for x in kv):
+            assert found is None, c
+        else:
+            assert found == (True, serial), c
+            for x in (x for kv in c.items() for x in kv):
+                hash(x)  # the interpreter's own hashes, cached in the objects, must agree with those computed
+            assert _found_by_copy(core, c) == found, c
+            copied += 1
+    assert copied == len(contexts) - 2  # the 13 CJK characters (26 bytes) and the nine items
+    assert _found_by_copy(core, {"aws:ResourceTag/team": "m\u00e8"}) == (True, 0)  # never seen: no record
+    assert _found_by_copy(core, {"aws:ResourceTag/team": 1}) is None
 
 
 def test_resources_that_match_the_same_patterns_share_one_row_and_answer_as_the_reference():
