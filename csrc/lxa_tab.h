@@ -147,21 +147,8 @@ static inline int lxa_str_exact_ready(PyObject *o) {
     return Py_IS_TYPE(o, &PyUnicode_Type) && PyUnicode_IS_READY(o);
 }
 
-/* The hash of an exact, ready str, equal to the str's own: the cached one, else the same function of its code units
- * the interpreter computes (without the GIL, and without writing it to the object). */
-static inline Py_hash_t lxa_str_hash_any(PyObject *s) {
-    Py_hash_t h = ((PyASCIIObject *)s)->hash;
-    if (h != -1)
-        return h;
-#if PY_VERSION_HEX >= 0x030E0000
-    return Py_HashBuffer(PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s));
-#else
-    return _Py_HashBytes(PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s));
-#endif
-}
-
 /* The content hash of a small dict of exact str, from its items' str hashes in the dict's order: start from
- * lxa_ctx_hash_start, add each (key, value) with lxa_ctx_hash_add, end with lxa_ctx_hash_end (never 0).  The
+ * lxa_ctx_hash_start, mix in each (key, value) with lxa_ctx_hash_mix, end with lxa_ctx_hash_end (never 0).  The
  * str hashes are keyed per process (the interpreter's hash secret), so crafted contexts cannot be made to share
  * one; when they do, a probe still compares the items. */
 static inline uint64_t lxa_ctx_hash_start(void) {
@@ -172,10 +159,6 @@ static inline uint64_t lxa_ctx_hash_mix(uint64_t h, Py_hash_t kh, Py_hash_t vh) 
     h = (h ^ (uint64_t)kh) * 0x100000001B3ULL;
     h = (h ^ (uint64_t)vh) * 0x9E3779B97F4A7C15ULL;
     return h ^ (h >> 31);
-}
-
-static inline uint64_t lxa_ctx_hash_add(uint64_t h, PyObject *k, PyObject *v) {
-    return lxa_ctx_hash_mix(h, lxa_str_hash_any(k), lxa_str_hash_any(v));
 }
 
 static inline uint64_t lxa_ctx_hash_end(uint64_t h) {
@@ -226,6 +209,8 @@ static inline int lxa_pair_fill(lxa_pair *p, PyObject *k, PyObject *v) {
     return 1;
 }
 
+/* The str hash of copied code units: the function of them the interpreter computes for a str (its hash of the
+ * code unit bytes), computed without the GIL. */
 static inline Py_hash_t lxa_copy_hash(uint32_t meta, const char *data) {
     size_t n = (size_t)(meta >> 3) * (size_t)(meta & 7);
 #if PY_VERSION_HEX >= 0x030E0000

@@ -71,7 +71,7 @@ cdef extern from "lxa_tab.h" nogil:
     int lxa_item_same(const lxa_item *it, PyObject *k, PyObject *v)
     int lxa_str_exact_ready(PyObject *o)
     uint64_t lxa_ctx_hash_start()
-    uint64_t lxa_ctx_hash_add(uint64_t h, PyObject *k, PyObject *v)
+    uint64_t lxa_ctx_hash_mix(uint64_t h, Py_hash_t kh, Py_hash_t vh)
     uint64_t lxa_ctx_hash_end(uint64_t h)
     enum: LXA_KEPT_ITEMS
     ctypedef struct lxa_ctx_rec:

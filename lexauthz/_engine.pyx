@@ -56,7 +56,7 @@ from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.dict cimport PyDict_Next
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_ITEM
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyObject_Hash
 from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
@@ -489,17 +489,25 @@ cdef inline bint _same_account(_PEntry pe, _REntry rent):
     return pe.account is not None and (rent.owner is None or pe.account == rent.owner)
 
 
-cdef uint64_t _dict_hash(dict d) noexcept:
+cdef uint64_t _dict_hash(dict d) except? 0:
     """A hash of a dict of str to str by content and order (csrc/lxa_tab.h: the function a batch computes without
-    the GIL); 0 when some key or value is not an exact str."""
+    the GIL, from a copy); 0 when some key or value is not an exact str.  The GIL is held, so a str hash not
+    computed yet is computed and kept in the object (later probes of the same str then read it)."""
     cdef Py_ssize_t pos = 0
     cdef PyObject *k
     cdef PyObject *v
     cdef uint64_t h = _csrc.lxa_ctx_hash_start()
+    cdef Py_hash_t hk, hv
     while PyDict_Next(d, &pos, &k, &v):
         if not (_csrc.lxa_str_exact_ready(k) and _csrc.lxa_str_exact_ready(v)):
             return 0
-        h = _csrc.lxa_ctx_hash_add(h, k, v)
+        hk = _csrc.lxa_str_hash(k)
+        hv = _csrc.lxa_str_hash(v)
+        if hk == -1:
+            hk = PyObject_Hash(<object>k)
+        if hv == -1:
+            hv = PyObject_Hash(<object>v)
+        h = _csrc.lxa_ctx_hash_mix(h, hk, hv)
     return _csrc.lxa_ctx_hash_end(h)
 
 
