@@ -265,6 +265,167 @@ static inline int lxa_ctx_same_pairs(const lxa_ctx_rec *r, const lxa_pair *p, Py
     return 1;
 }
 
+/* The context table: a dict context's content hash -> its record, with the record's serial and its first three
+ * items (values of up to 20 bytes of code units) in the slot itself.  A slot is 128 bytes, two adjacent cache
+ * lines, so a probe for a context of up to three short items reads one slot and nothing else; longer contexts
+ * are compared with the record.  One record per hash: a second content of the same hash is not added (its rows
+ * take the slower path).  Readers and the one writer follow lxa_tab's rules (a slot is published by a release
+ * store of its tag; a grown table replaces the old one, which is kept until lxa_ctab_free). */
+#define LXA_CSLOT_ITEMS 3
+#define LXA_CSLOT_BYTES 20
+typedef struct {
+    PyObject *key;
+    uint32_t meta;                 /* value length << 3 | kind */
+    char data[LXA_CSLOT_BYTES];
+} lxa_citem;
+
+typedef struct {
+    uint64_t tag;                  /* 0: empty; else the content hash (lxa_ctx_hash_end: never 0) */
+    uint64_t serial;
+    const lxa_ctx_rec *rec;        /* kept alive by the table's owner */
+    int32_t n;                     /* items in the slot: the whole context; -1: compare with the record */
+    uint32_t pad_;
+    lxa_citem items[LXA_CSLOT_ITEMS];
+} lxa_cslot;
+_Static_assert(sizeof(lxa_cslot) == 128, "a context slot is two cache lines");
+
+typedef struct lxa_ctab_data {
+    size_t mask, used;
+    struct lxa_ctab_data *older;
+    lxa_cslot *slots;              /* 64-byte aligned */
+} lxa_ctab_data;
+
+typedef struct {
+    lxa_ctab_data *cur;
+    size_t limit;
+} lxa_ctab;
+
+static inline lxa_ctab_data *lxa_ctab_data_new(size_t n) {
+    lxa_ctab_data *d = (lxa_ctab_data *)calloc(1, sizeof(lxa_ctab_data));
+    if (d == NULL)
+        return NULL;
+    d->slots = (lxa_cslot *)aligned_alloc(64, n * sizeof(lxa_cslot));
+    if (d->slots == NULL) {
+        free(d);
+        return NULL;
+    }
+    memset(d->slots, 0, n * sizeof(lxa_cslot));
+    d->mask = n - 1;
+    return d;
+}
+
+static inline int lxa_ctab_init(lxa_ctab *t, size_t limit) {
+    t->limit = limit;
+    t->cur = lxa_ctab_data_new(64);
+    return t->cur == NULL ? -1 : 0;
+}
+
+static inline void lxa_ctab_free(lxa_ctab *t) {
+    lxa_ctab_data *d = t->cur, *next;
+    while (d != NULL) {
+        next = d->older;
+        free(d->slots);
+        free(d);
+        d = next;
+    }
+    t->cur = NULL;
+}
+
+static inline size_t lxa_ctab_len(const lxa_ctab *t) {
+    return t->cur == NULL ? 0 : t->cur->used;
+}
+
+/* The slot of hash `h`, or NULL. */
+static inline const lxa_cslot *lxa_ctab_slot(const lxa_ctab *t, uint64_t h) {
+    const lxa_ctab_data *d = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
+    size_t i = (size_t)(lxa_mix3(h, 0, 0) >> 7) & d->mask;
+    uint64_t st;
+    for (;;) {
+        const lxa_cslot *s = &d->slots[i];
+        st = __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE);
+        if (st == 0)
+            return NULL;
+        if (st == h)
+            return s;
+        i = (i + 1) & d->mask;
+    }
+}
+
+/* The record of hash `h`, or NULL. */
+static inline const lxa_ctx_rec *lxa_ctab_get(const lxa_ctab *t, uint64_t h) {
+    const lxa_cslot *s = lxa_ctab_slot(t, h);
+    return s == NULL ? NULL : s->rec;
+}
+
+/* The serial of the context whose `n` copied items are `p` (their content hash `h`), or 0 when the table has none. */
+static inline uint64_t lxa_ctab_find(const lxa_ctab *t, uint64_t h, const lxa_pair *p, Py_ssize_t n) {
+    const lxa_cslot *s = lxa_ctab_slot(t, h);
+    Py_ssize_t j;
+    if (s == NULL)
+        return 0;
+    if (s->n < 0)
+        return lxa_ctx_same_pairs(s->rec, p, n) ? s->serial : 0;
+    if (s->n != n)
+        return 0;
+    for (j = 0; j < n; j++) {
+        const lxa_citem *it = &s->items[j];
+        if (it->meta != p[j].vmeta || memcmp(it->data, p[j].vdata, (size_t)(it->meta >> 3) * (it->meta & 7)))
+            return 0;
+        if (p[j].key != it->key && !lxa_str_is_copy(it->key, p[j].kmeta, p[j].kdata))
+            return 0;
+    }
+    return s->serial;
+}
+
+static inline void lxa_cslot_place(lxa_ctab_data *d, const lxa_cslot *from) {
+    size_t i = (size_t)(lxa_mix3(from->tag, 0, 0) >> 7) & d->mask;
+    while (d->slots[i].tag != 0)
+        i = (i + 1) & d->mask;
+    memcpy((char *)&d->slots[i] + sizeof(uint64_t), (const char *)from + sizeof(uint64_t),
+           sizeof(lxa_cslot) - sizeof(uint64_t));
+    __atomic_store_n(&d->slots[i].tag, from->tag, __ATOMIC_RELEASE);
+    d->used++;
+}
+
+/* Add record `rec` (kept alive by the caller as long as the table) under hash `h`.  1 added, 0 not (at the limit,
+ * or the hash is present), -1 out of memory.  Writer only (the GIL held). */
+static inline int lxa_ctab_put(lxa_ctab *t, uint64_t h, const lxa_ctx_rec *rec) {
+    lxa_ctab_data *d = t->cur, *n;
+    lxa_cslot s;
+    size_t i;
+    Py_ssize_t j;
+    if (lxa_ctab_slot(t, h) != NULL || d->used >= t->limit)
+        return 0;
+    if ((d->used + 1) * 2 > d->mask + 1) {
+        n = lxa_ctab_data_new((d->mask + 1) * 2);
+        if (n == NULL)
+            return -1;
+        for (i = 0; i <= d->mask; i++)
+            if (d->slots[i].tag != 0)
+                lxa_cslot_place(n, &d->slots[i]);
+        n->older = d;
+        __atomic_store_n(&t->cur, n, __ATOMIC_RELEASE);
+        d = n;
+    }
+    memset(&s, 0, sizeof(s));
+    s.tag = h;
+    s.serial = rec->serial;
+    s.rec = rec;
+    s.n = (rec->n_inline >= 0 && rec->n_inline <= LXA_CSLOT_ITEMS) ? (int32_t)rec->n_inline : -1;
+    for (j = 0; s.n > 0 && j < s.n; j++) {
+        const lxa_item *it = &rec->items[j];
+        if ((size_t)(it->meta >> 3) * (it->meta & 7) > LXA_CSLOT_BYTES) {
+            s.n = -1;
+            break;
+        }
+        s.items[j].key = it->key;
+        s.items[j].meta = it->meta;
+        memcpy(s.items[j].data, it->data, (size_t)(it->meta >> 3) * (it->meta & 7));
+    }
+    lxa_cslot_place(d, &s);
+    return 1;
+}
+
 /* The value of str key `o` (which must satisfy lxa_str_probeable), or NULL. */
 static inline const void *lxa_tab_get_str(const lxa_tab *t, PyObject *o) {
     const lxa_tab_data *d = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);

@@ -86,3 +86,11 @@ cdef extern from "lxa_tab.h" nogil:
     int lxa_pair_fill(lxa_pair *p, PyObject *k, PyObject *v)
     uint64_t lxa_pairs_hash(lxa_pair *p, Py_ssize_t n)
     int lxa_ctx_same_pairs(const lxa_ctx_rec *r, const lxa_pair *p, Py_ssize_t n)
+    ctypedef struct lxa_ctab:
+        pass
+    int lxa_ctab_init(lxa_ctab *t, size_t limit)
+    void lxa_ctab_free(lxa_ctab *t)
+    size_t lxa_ctab_len(const lxa_ctab *t)
+    const lxa_ctx_rec *lxa_ctab_get(const lxa_ctab *t, uint64_t h)
+    uint64_t lxa_ctab_find(const lxa_ctab *t, uint64_t h, const lxa_pair *p, Py_ssize_t n)
+    int lxa_ctab_put(lxa_ctab *t, uint64_t h, const lxa_ctx_rec *rec)

@@ -569,17 +569,30 @@ cdef _CtxKept _kept_of(dict raw):
 
 
 def _kept_matches(dict stored, dict asked):
-    """For the tests: ``(inline, same, same by copy)``: whether a context kept as ``stored`` keeps its items inline,
-    whether a request's ``asked`` is found as it (the comparison a table probe makes once the content hashes agree,
-    which only a hash collision makes it refuse), and the same comparison made from a copy of ``asked``'s items, as
-    a batch makes it without the GIL (None when ``asked`` is not copied)."""
+    """For the tests: ``(inline, same, same by copy, same by slot)``: whether a context kept as ``stored`` keeps its
+    items inline, whether a request's ``asked`` is found as it (the comparison a table probe makes once the content
+    hashes agree, which only a hash collision makes it refuse), the same comparison made from a copy of ``asked``'s
+    items against the record, and against the record's slot in a context table (as a batch makes them without the
+    GIL; None when ``asked`` is not copied)."""
     if not (_dict_hash(stored) and _dict_hash(asked)):
         raise TypeError("contexts of exact str keys and values only")
     cdef _CtxKept kept = _kept_of(stored)
+    kept.rec.serial = 7
     cdef _csrc.lxa_pair items[_GATHER_MAX]
     cdef Py_ssize_t m = _copy_items(asked, items)
-    by_copy = None if m < 0 else bool(_csrc.lxa_ctx_same_pairs(&kept.rec, items, m))
-    return kept.rec.n_inline >= 0, _kept_same(asked, kept), by_copy
+    cdef _csrc.lxa_ctab tab
+    by_copy = by_slot = None
+    if m >= 0:
+        by_copy = bool(_csrc.lxa_ctx_same_pairs(&kept.rec, items, m))
+        if _csrc.lxa_ctab_init(&tab, 4) < 0:
+            raise MemoryError()
+        try:
+            if _csrc.lxa_ctab_put(&tab, 12345, &kept.rec) != 1:  # one hash for both: as if they collided
+                raise MemoryError()
+            by_slot = _csrc.lxa_ctab_find(&tab, 12345, items, m) == 7
+        finally:
+            _csrc.lxa_ctab_free(&tab)
+    return kept.rec.n_inline >= 0, _kept_same(asked, kept), by_copy, by_slot
 
 
 def _found_by_copy(Core core, dict d):
@@ -591,8 +604,7 @@ def _found_by_copy(Core core, dict d):
     if m <= 0:
         return None
     cdef uint64_t h = _csrc.lxa_pairs_hash(items, m)
-    cdef const _csrc.lxa_ctx_rec *cr = <const _csrc.lxa_ctx_rec *>_csrc.lxa_tab_get3(&core.t_c, h, 0, 0)
-    return h == _dict_hash(d), (cr.serial if cr != NULL and _csrc.lxa_ctx_same_pairs(cr, items, m) else 0)
+    return h == _dict_hash(d), _csrc.lxa_ctab_find(&core.t_c, h, items, m)
 
 
 cdef bint _items_equal(dict d, tuple flat):
@@ -637,7 +649,8 @@ cdef class Core:
     # table points into is held by `pinned` for the core's life; a table at its limit takes no more entries.
     # t_d: the decisions of rows that needed a residual check, keyed by (principal serial, resource serial,
     # action serial << 32 | context serial); the value is the decision + 1 (see _remember).
-    cdef _csrc.lxa_tab t_p, t_r, t_a, t_b, t_e, t_c, t_d
+    cdef _csrc.lxa_tab t_p, t_r, t_a, t_b, t_e, t_d
+    cdef _csrc.lxa_ctab t_c
     cdef list pinned
     cdef uint64_t empty_serial
     cdef _Triple64Map env_tab
@@ -738,7 +751,7 @@ cdef class Core:
         self.pinned = []
         if (_csrc.lxa_tab_init(&self.t_p, self.cache_limit) or _csrc.lxa_tab_init(&self.t_r, self.cache_limit)
                 or _csrc.lxa_tab_init(&self.t_a, self.cache_limit) or _csrc.lxa_tab_init(&self.t_b, self.cache_limit)
-                or _csrc.lxa_tab_init(&self.t_e, 65536) or _csrc.lxa_tab_init(&self.t_c, 65536)
+                or _csrc.lxa_tab_init(&self.t_e, 65536) or _csrc.lxa_ctab_init(&self.t_c, 65536)
                 or _csrc.lxa_tab_init(&self.t_d, _DECISION_LIMIT)):
             raise MemoryError()
         self.empty_ctx = self.context_entry(None, 0)
@@ -888,7 +901,7 @@ cdef class Core:
         _csrc.lxa_tab_free(&self.t_a)
         _csrc.lxa_tab_free(&self.t_b)
         _csrc.lxa_tab_free(&self.t_e)
-        _csrc.lxa_tab_free(&self.t_c)
+        _csrc.lxa_ctab_free(&self.t_c)
         _csrc.lxa_tab_free(&self.t_d)
 
     def decisions_kept(self):
@@ -898,7 +911,7 @@ cdef class Core:
     def table_sizes(self):
         """Entries in the batch path's tables (principals, resources, actions, bundles, environments, contexts)."""
         return (_csrc.lxa_tab_len(&self.t_p), _csrc.lxa_tab_len(&self.t_r), _csrc.lxa_tab_len(&self.t_a),
-                _csrc.lxa_tab_len(&self.t_b), _csrc.lxa_tab_len(&self.t_e), _csrc.lxa_tab_len(&self.t_c))
+                _csrc.lxa_tab_len(&self.t_b), _csrc.lxa_tab_len(&self.t_e), _csrc.lxa_ctab_len(&self.t_c))
 
     cdef int _put_str(self, _csrc.lxa_tab *t, str key, obj, const void *val) except -1:
         """Put ``key`` (an exact str) in table ``t`` with ``val``, which ``obj`` owns; both are pinned."""
@@ -1268,7 +1281,7 @@ cdef class Core:
     cdef _CtxKept _ctx_kept(self, dict raw, uint64_t h, Py_ssize_t i):
         """The table record of a dict of str to str with content hash ``h`` (made and put in the table on a miss);
         None when another content holds the hash or the table is full (the caller asks ``context_entry``)."""
-        cdef const _csrc.lxa_ctx_rec *hit = <const _csrc.lxa_ctx_rec *>_csrc.lxa_tab_get3(&self.t_c, h, 0, 0)
+        cdef const _csrc.lxa_ctx_rec *hit = _csrc.lxa_ctab_get(&self.t_c, h)
         cdef _CtxKept kept
         if hit != NULL:
             kept = <_CtxKept>hit.owner
@@ -1277,16 +1290,30 @@ cdef class Core:
         kept = _kept_of(raw)
         kept.entry = entry
         kept.rec.serial = <uint64_t>(<Py_ssize_t>entry[1])
-        return kept if self._put3(&self.t_c, h, 0, 0, kept, &kept.rec) else None
+        cdef int r = _csrc.lxa_ctab_put(&self.t_c, h, &kept.rec)
+        if r < 0:
+            raise MemoryError()
+        if r:
+            self.pinned.append(kept)
+        return kept if r else None
 
     cdef uint64_t _stable_serial(self, raw, Py_ssize_t i) except? 0:
         """The serial of a row's context when equal contexts always get it (None, or a dict of str to str); 0 for
         anything else (that row takes the slow path, which reads its context)."""
         cdef uint64_t h
         cdef _CtxKept kept
+        cdef _csrc.lxa_pair items[_GATHER_MAX]
+        cdef Py_ssize_t m
+        cdef uint64_t serial
         if raw is None:
             return self.empty_serial
         if type(raw) is dict:
+            # a small context seen before is found from one slot of the table (no record nor object read)
+            m = _copy_items(<dict>raw, items)
+            if m > 0:
+                serial = _csrc.lxa_ctab_find(&self.t_c, _csrc.lxa_pairs_hash(items, m), items, m)
+                if serial:
+                    return serial
             h = _dict_hash(<dict>raw)
             if h:
                 kept = self._ctx_kept(<dict>raw, h, i)
@@ -1950,7 +1977,6 @@ cdef class Core:
         cdef const _ARec *ar
         cdef const uint64_t *trow
         cdef const _BundleView *bv
-        cdef const _csrc.lxa_ctx_rec *cr
         cdef _csrc.lxa_pair *items
         cdef int same, d
         cdef uint64_t c
@@ -1963,9 +1989,7 @@ cdef class Core:
                 if cs[i] == 0 and kpos[i] >= 0:
                     items = &kv[kpos[i] >> 8]
                     m = <Py_ssize_t>(kpos[i] & 0xFF)
-                    cr = <const _csrc.lxa_ctx_rec *>_csrc.lxa_tab_get3(&self.t_c, _csrc.lxa_pairs_hash(items, m), 0, 0)
-                    if cr != NULL and _csrc.lxa_ctx_same_pairs(cr, items, m):
-                        cs[i] = cr.serial
+                    cs[i] = _csrc.lxa_ctab_find(&self.t_c, _csrc.lxa_pairs_hash(items, m), items, m)
         for i in range(n):
             c = cs[i]
             if not (c and _csrc.lxa_str_probeable(P[i]) and _csrc.lxa_str_probeable(A[i])

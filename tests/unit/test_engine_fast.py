@@ -441,7 +441,10 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
     contexts += [{"aws:ResourceTag/team": "m\u00e9", "aws:username": "\U0001f600x"},
                  {"aws:ResourceTag/teams": "m\u00e9"},
                  {f"k{i}": "v" for i in range(4)} | {"aws:ResourceTag/team": "m\u00e9"},  # five items
-                 {f"k{i}": "v" for i in range(3)} | {"aws:ResourceTag/team": "m\u00e9"}]  # four
+                 {f"k{i}": "v" for i in range(3)} | {"aws:ResourceTag/team": "m\u00e9"},  # four
+                 {f"k{i}": "v" for i in range(2)} | {"aws:ResourceTag/team": "m\u00e9"},  # three
+                 {"aws:ResourceTag/team": long[:21]}, {"aws:ResourceTag/team": long[:20] + "x"},  # past a slot's 20
+                 {"aws:ResourceTag/team": long[:20]}, {"aws:ResourceTag/team": long[:19] + "x"}]  # a slot's 20
     rows = [(ALICE, a, BOT, c) for c in contexts for a in ("lex:GetBot", "lex:ListBots", "lex:DeleteBot")]
     want = [w.decision for w in reference_responses(ps, rows)]
     assert {Decision.ALLOW, Decision.IMPLICIT_DENY} <= set(want)
@@ -449,18 +452,20 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
     # contexts above is told apart, each context equals a fresh copy of itself, inline or not.
     from lexauthz._engine import _kept_matches
 
-    # The third answer is the same comparison from a copy of the asked dict's items (a batch's, without the GIL).
+    # The third and fourth answers are the same comparison from a copy of the asked dict's items (a batch's,
+    # without the GIL), against the record and against its slot in a context table (which holds up to three items
+    # of short values itself, and compares longer contexts with the record).
     inline = {i: _kept_matches(c, dict(c)) for i, c in enumerate(contexts)}
-    assert all(same for _, same, _ in inline.values())
-    assert all(by_copy in (True, None) for _, _, by_copy in inline.values())
-    assert {by_copy for _, _, by_copy in inline.values()} == {True, None}  # long values are not copied
-    assert {kept for kept, _, _ in inline.values()} == {True, False}  # both kinds of record are exercised
+    assert all(same for _, same, _, _ in inline.values())
+    assert all(by_copy in (True, None) and by_slot is by_copy for _, _, by_copy, by_slot in inline.values())
+    assert {by_copy for _, _, by_copy, _ in inline.values()} == {True, None}  # long values are not copied
+    assert {kept for kept, _, _, _ in inline.values()} == {True, False}  # both kinds of record are exercised
     for i, x in enumerate(contexts):
         for j, y in enumerate(contexts):
             if i != j:
-                _, same, by_copy = _kept_matches(x, y)
-                assert same is False and by_copy in (False, None), (x, y)
-    assert _kept_matches({"a": "v", "b": "w"}, {"b": "w", "a": "v"})[1:] == (False, False)  # order is content
+                _, same, by_copy, by_slot = _kept_matches(x, y)
+                assert same is False and by_copy in (False, None) and by_slot is by_copy, (x, y)
+    assert _kept_matches({"a": "v", "b": "w"}, {"b": "w", "a": "v"})[1:] == (False, False, False)  # order counts
     with pytest.raises(TypeError):
         _kept_matches({"a": 1}, {"a": "1"})
     engine = ps.compile()
