@@ -1887,7 +1887,8 @@ cdef class Core:
         each row is its context's content hash and probe, a few table probes and the kernel.  Rows with a string, context or combination not in the tables
         yet, an unusual context, or a candidate that needs a residual check (and no decision kept for the row, see
         ``_remember``) are decided afterwards with the GIL, which also puts what they found in the tables.
-        ``check_at(p, a, r, i)`` checks a row whose strings have no entry; on any :class:`RequestError`,
+        ``check_at(p, a, r, i, which)`` checks the strings of row ``i`` that have no entry (``which``: 1 the
+        principal, 2 the action, 4 the resource); on any :class:`RequestError`,
         ``check_all(principals, actions, resources)`` runs first, so the error is the one a check of every row's
         strings before any context gives.
         """
@@ -2036,7 +2037,7 @@ cdef class Core:
         ae = self.a_entries.get(a)
         if pe is None or rent is None or ae is None:
             # INVARIANT(checked): an entry exists only for a string that passed its check
-            check_at(p, a, r, i)
+            check_at(p, a, r, i, (pe is None) | (ae is None) << 1 | (rent is None) << 2)
             pe = self._p_entry(resolver, p)
             rent = self._r_entry(resolver, r)
             ae = self._a_entry(a)

@@ -17,7 +17,6 @@ from libc.string cimport memset
 
 from lexauthz cimport _csrc
 
-from dataclasses import dataclass
 
 
 cdef extern from "Python.h":
@@ -607,15 +606,34 @@ USER, ROLE, ASSUMED_ROLE, FEDERATED_USER, ROOT, SERVICE, OTHER = (
 _RANK = {"everyone": 4, "principal": 4, "service": 4, "role": 3, "account": 1}
 
 
-@dataclass(frozen=True, slots=True)
-class CallerInfo:
-    """A caller broken down: ``kind`` (one of the kind names above), partition, account, role name."""
+@cython.final
+cdef class CallerInfo:
+    """A caller broken down: ``kind`` (one of the kind names above), partition, account, role name.  Immutable;
+    equal and hashed by its fields.  (An extension type: a request of a principal not seen before makes one.)"""
 
-    arn: str
-    kind: str
-    partition: str | None = None
-    account: str | None = None
-    role_name: str | None = None
+    cdef readonly object arn, kind, partition, account, role_name
+
+    def __init__(self, arn, kind, partition=None, account=None, role_name=None):
+        self.arn = arn
+        self.kind = kind
+        self.partition = partition
+        self.account = account
+        self.role_name = role_name
+
+    cdef tuple _fields(self):
+        return (self.arn, self.kind, self.partition, self.account, self.role_name)
+
+    def __eq__(self, other):
+        if type(other) is not CallerInfo:
+            return NotImplemented
+        return self._fields() == (<CallerInfo>other)._fields()
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __repr__(self):
+        return (f"CallerInfo(arn={self.arn!r}, kind={self.kind!r}, partition={self.partition!r}, "
+                f"account={self.account!r}, role_name={self.role_name!r})")
 
 
 def caller_info(principal: str) -> CallerInfo:
