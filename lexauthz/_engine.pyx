@@ -400,6 +400,7 @@ cdef struct _ARec:
     uint64_t aid            # the entry's serial
 
 
+@cython.no_gc
 cdef class _PEntry:
     """What a principal string resolves to in one engine: its layout parts, caller facts and tag context."""
 
@@ -414,6 +415,7 @@ cdef class _PEntry:
     cdef _PRec rec
 
 
+@cython.no_gc
 cdef class _REntry:
     """What a resource string resolves to in one engine: its index row, policy slot, tag context and owner."""
 
@@ -426,6 +428,7 @@ cdef class _REntry:
     cdef _RRec rec
 
 
+@cython.no_gc
 cdef class _AEntry:
     """An action string's index row in one engine."""
 
@@ -464,6 +467,7 @@ cdef _check_family(tuple tags, str prefix):
 
 
 
+@cython.no_gc
 cdef class _CtxKept:
     """A dict context in the core's context table: its items (key, value, ...), its entry and the entry's serial.
 

@@ -607,6 +607,7 @@ _RANK = {"everyone": 4, "principal": 4, "service": 4, "role": 3, "account": 1}
 
 
 @cython.final
+@cython.no_gc
 cdef class CallerInfo:
     """A caller broken down: ``kind`` (one of the kind names above), partition, account, role name.  Immutable;
     equal and hashed by its fields.  (An extension type: a request of a principal not seen before makes one.)"""
