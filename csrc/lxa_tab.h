@@ -442,6 +442,17 @@ static inline const void *lxa_tab_get_str(const lxa_tab *t, PyObject *o) {
     }
 }
 
+/* Start loading the slot a probe for str key `o` reads first (nothing when `o` has no cached hash). */
+static inline void lxa_tab_prefetch_str(const lxa_tab *t, PyObject *o) {
+    const lxa_tab_data *d = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
+    Py_hash_t h;
+    if (!PyUnicode_CheckExact(o))
+        return;
+    h = ((PyASCIIObject *)o)->hash;
+    if (h != -1)
+        __builtin_prefetch(&d->slots[(size_t)(lxa_mix_hash(h) >> 7) & d->mask]);
+}
+
 static inline const void *lxa_tab_get3(const lxa_tab *t, uint64_t a, uint64_t b, uint64_t c) {
     const lxa_tab_data *d = __atomic_load_n(&t->cur, __ATOMIC_ACQUIRE);
     uint64_t tag = lxa_mix3(a, b, c), st;

@@ -60,6 +60,7 @@ cdef extern from "lxa_tab.h" nogil:
     int lxa_str_same(PyObject *x, PyObject *y)
     Py_hash_t lxa_str_hash(PyObject *o)
     const void *lxa_tab_get_str(const lxa_tab *t, PyObject *o)
+    void lxa_tab_prefetch_str(const lxa_tab *t, PyObject *o)
     const void *lxa_tab_get3(const lxa_tab *t, uint64_t a, uint64_t b, uint64_t c)
     int lxa_tab_put_str(lxa_tab *t, PyObject *o, const void *val)
     int lxa_tab_put3(lxa_tab *t, uint64_t a, uint64_t b, uint64_t c, const void *val)

@@ -516,6 +516,7 @@ cdef uint64_t _dict_hash(dict d) except? 0:
 
 
 cdef enum:
+    _AHEAD = 8       # rows a string batch looks ahead to start loading their table slots
     _GATHER_MAX = 8  # a batch row's dict context of at most this many items is found without the GIL
 
 
@@ -1996,6 +1997,11 @@ cdef class Core:
                     m = <Py_ssize_t>(kpos[i] & 0xFF)
                     cs[i] = _csrc.lxa_ctab_find(&self.t_c, _csrc.lxa_pairs_hash(items, m), items, m)
         for i in range(n):
+            if i + _AHEAD < n:
+                # the rows are independent: start loading a later row's first slots while this one waits on its own
+                _csrc.lxa_tab_prefetch_str(&self.t_p, P[i + _AHEAD])
+                _csrc.lxa_tab_prefetch_str(&self.t_r, R[i + _AHEAD])
+                _csrc.lxa_tab_prefetch_str(&self.t_a, A[i + _AHEAD])
             c = cs[i]
             if not (c and _csrc.lxa_str_probeable(P[i]) and _csrc.lxa_str_probeable(A[i])
                     and _csrc.lxa_str_probeable(R[i])):
