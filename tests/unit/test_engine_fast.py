@@ -2,6 +2,7 @@
 ``is_allowed``, each against ``evaluate`` (itself checked against the reference in the differential tests)."""
 from __future__ import annotations
 
+import threading
 
 import numpy as np
 import pytest
@@ -529,6 +530,58 @@ def test_batch_rows_find_their_context_by_a_copy_of_its_items_as_the_dict_itself
     assert copied == len(contexts) - 2  # the 13 CJK characters (26 bytes) and the nine items
     assert _found_by_copy(core, {"aws:ResourceTag/team": "m\u00e8"}) == (True, 0)  # never seen: no record
     assert _found_by_copy(core, {"aws:ResourceTag/team": 1}) is None
+
+
+def test_contexts_changed_by_another_thread_during_a_batch_give_one_of_their_contents_answers():
+    # A batch copies each dict context's items with the GIL and compares the copy without it: a thread that changes
+    # the dicts meanwhile (values swapped for fresh strings, keys added and removed) must never make a row read a
+    # freed string or mix two contents. Each row answers as the reference does for one of the contents its dict had.
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
+        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "ml"),)},
+        {"effect": "Deny", "action": ("lex:GetBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:PrincipalTag/level", "intern"),)}))])
+    contents = [{"aws:ResourceTag/team": "ml"}, {"aws:ResourceTag/team": "ops"},
+                {"aws:ResourceTag/team": "ml", "aws:PrincipalTag/level": "intern"}]
+    answer = [w.decision for w in reference_responses(ps, [(ALICE, "lex:GetBot", BOT, c) for c in contents])]
+    assert len(set(answer)) == 3
+    engine = ps.compile()
+    n = 4000
+    dicts = [dict(contents[i % 3]) for i in range(n)]
+    stop = threading.Event()
+    errors: list = []
+    turns = [0]
+
+    def churn():  # a dict is seen empty between clear() and update(): that answers as contents[1] does
+        k = 0
+        while not stop.is_set():
+            for d in dicts[k % 7::7]:
+                d.clear()
+                d.update({_fresh_str(key): _fresh_str(v) for key, v in contents[k % 3].items()})
+            k += 1
+            turns[0] = k
+
+    def run(_):
+        try:
+            for _ in range(30):
+                got = engine.evaluate_batch([ALICE] * n, ["lex:GetBot"] * n, [BOT] * n, dicts)
+                assert set(Decision(int(x)) for x in got) <= set(answer)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    changer = threading.Thread(target=churn)
+    changer.start()
+    try:
+        run_threads(run, 2)
+    finally:
+        stop.set()
+        changer.join()
+    assert not errors and turns[0] > 0
+    # and once the dicts stand still, every row answers for its own content
+    final = [answer[contents.index(d)] for d in dicts]
+    assert [Decision(int(x)) for x in engine.evaluate_batch([ALICE] * n, ["lex:GetBot"] * n, [BOT] * n,
+                                                            dicts)] == final
 
 
 def test_resources_that_match_the_same_patterns_share_one_row_and_answer_as_the_reference():
