@@ -55,7 +55,7 @@ cimport cython
 from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.dict cimport PyDict_Next
 from cpython.tuple cimport PyTuple_GET_ITEM
-from cpython.list cimport PyList_GET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject, PyObject_Hash
 from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
@@ -1385,7 +1385,7 @@ cdef class Core:
             r = resources[i]
             centry = empty
             if has_ctx:
-                raw = contexts[i]
+                raw = _row_at(contexts, i)
                 if raw is not None:
                     if type(raw) is dict:
                         centry = self._ctx_entry(raw, i)
@@ -1436,7 +1436,7 @@ cdef class Core:
                 envs.append(ee.env)
             t_idx[j] = <uint32_t>hit
             if has_acct:
-                acct = accounts[i]
+                acct = _row_at(accounts, i)
                 if acct is not None and type(acct) is not str:
                     if not isinstance(acct, str):
                         raise RequestError("E_BAD_RESOURCE_ACCOUNT", "`resource_account` must be a string",
@@ -1915,7 +1915,6 @@ cdef class Core:
         cdef _csrc.lxa_pair *kv = NULL   # the gathered rows' items, copied
         cdef _csrc.lxa_pair *grown
         cdef int64_t *kpos = NULL     # row -> (first item's index in kv) << 8 | item count, or -1
-        cdef PyObject *raw
         try:
             if contexts is None:
                 for j in range(n):
@@ -1926,11 +1925,11 @@ cdef class Core:
                     raise MemoryError()
                 for j in range(n):
                     kpos[j] = -1
-                    raw = PyList_GET_ITEM(contexts, start + j)
-                    if <object>raw is None:
+                    raw = _row_at(contexts, start + j)  # held while it is used
+                    if raw is None:
                         cs[j] = empty
                         continue
-                    if type(<object>raw) is dict and len(<dict>raw):
+                    if type(raw) is dict and len(<dict>raw):
                         if used + _GATHER_MAX > cap:
                             cap = 2 * cap + 4 * _GATHER_MAX
                             grown = <_csrc.lxa_pair *>realloc(kv, cap * sizeof(_csrc.lxa_pair))
@@ -1943,10 +1942,10 @@ cdef class Core:
                             used += m
                             cs[j] = 0
                             continue
-                    cs[j] = self._stable_serial(<object>raw, start + j)
+                    cs[j] = self._stable_serial(raw, start + j)
             else:
                 for j in range(n):
-                    cs[j] = self._stable_serial(contexts[start + j], start + j)
+                    cs[j] = self._stable_serial(_row_at(contexts, start + j), start + j)
             if n >= 64:
                 with nogil:
                     slow = self._fast_rows(P, A, R, &cs[0], kv, kpos, &out[0], n)
@@ -1957,10 +1956,10 @@ cdef class Core:
                     if out[j] == _SLOW:
                         if kpos != NULL and kpos[j] >= 0 and cs[j] == 0:
                             # a dict context not in the table yet: its serial (and its record) is made here
-                            cs[j] = self._stable_serial(contexts[start + j], start + j)
+                            cs[j] = self._stable_serial(_row_at(contexts, start + j), start + j)
                         out[j] = self._slow_row(resolver, principals[start + j], actions[start + j],
                                                 resources[start + j],
-                                                contexts[start + j] if contexts is not None else None,
+                                                _row_at(contexts, start + j) if contexts is not None else None,
                                                 cs[j], start + j, check_at)
         except _RequestError:
             check_all(principals, actions, resources)
@@ -2164,6 +2163,16 @@ def _grouped_order(const uint32_t[::1] bi, const uint32_t[::1] ri, Py_ssize_t nb
             out[bc[bi[i]]] = <uint32_t>i
             bc[bi[i]] += 1
     return out_arr
+
+
+@cython.boundscheck(True)
+@cython.wraparound(False)
+cdef inline object _row_at(object column, Py_ssize_t i):
+    """Row ``i`` of a column the caller owns (contexts, resource accounts), read bounds-checked: a batch runs Python
+    code between rows, and another thread may change the caller's list meanwhile."""
+    if type(column) is list and i >= PyList_GET_SIZE(column):
+        raise RuntimeError("a batch column changed size during the batch")
+    return column[i]
 
 
 cdef inline str _exact_str(object s):

@@ -584,6 +584,43 @@ def test_contexts_changed_by_another_thread_during_a_batch_give_one_of_their_con
                                                             dicts)] == final
 
 
+@pytest.mark.parametrize("with_accounts", [False, True], ids=["strings", "encoded"])
+def test_a_contexts_list_emptied_by_another_thread_during_a_batch_fails_the_batch_closed(with_accounts):
+    # The contexts column is the caller's own list (it is not copied). Making a context not seen before runs
+    # Python code, so another thread may empty the list meanwhile: the batch must then raise and leave every row
+    # ERROR, never read past the list's end. (With resource accounts the batch is encoded first: the same rule.)
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
+        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
+         "condition": (clause("StringEquals", "aws:ResourceTag/team", "t1"),)}))])
+    engine = ps.compile()
+    n = 60_000
+    outcomes = []
+    for attempt in range(3):
+        contexts = [{"aws:ResourceTag/team": f"t{i}-{attempt}"} for i in range(n)]  # each one new to the engine
+        out = np.full(n, 9, dtype=np.uint8)
+        started = threading.Event()
+
+        def empty():
+            started.wait()
+            contexts.clear()
+
+        emptier = threading.Thread(target=empty)
+        emptier.start()
+        try:
+            started.set()
+            engine.evaluate_batch([ALICE] * n, ["lex:GetBot"] * n, [BOT] * n, contexts, out=out,
+                                  resource_accounts=[ACCT] * n if with_accounts else None)
+            outcomes.append("done")
+            assert set(out.tolist()) == {int(Decision.IMPLICIT_DENY)}
+        except (RuntimeError, IndexError):
+            outcomes.append("refused")
+            assert set(out.tolist()) == {int(Decision.ERROR)}
+        finally:
+            emptier.join()
+    assert "refused" in outcomes  # the list was emptied mid-batch at least once
+
+
 def test_resources_that_match_the_same_patterns_share_one_row_and_answer_as_the_reference():
     # A resource row is a function of the Resource patterns the ARN matches: ARNs that match the same ones share one
     # array (and an unseen ARN of a known match builds none); different matches get different rows.
