@@ -517,6 +517,7 @@ cdef uint64_t _dict_hash(dict d) except? 0:
 
 cdef enum:
     _AHEAD = 8       # rows a string batch looks ahead to start loading their table slots
+    _BLOCK = 2048    # rows of a string batch gathered with the GIL, then decided without it
     _GATHER_MAX = 8  # a batch row's dict context of at most this many items is found without the GIL
 
 
@@ -1887,9 +1888,10 @@ cdef class Core:
         """Decide rows ``start:stop`` of string columns into ``out`` (the rows' slice).
 
         The columns must be lists nobody else holds (the engine's own copies): their items are read without the
-        GIL.  With the GIL held, each row's dict context (of exact str, at most _GATHER_MAX items, each short)
-        gives a copy of its items (the dict may change once the GIL is released); then, with the GIL released,
-        each row is its context's content hash and probe, a few table probes and the kernel.  Rows with a string, context or combination not in the tables
+        GIL.  Block by block (_BLOCK rows): with the GIL held, each row's dict context (of exact str, at most
+        _GATHER_MAX items, each short) gives a copy of its items (the dict may change once the GIL is released);
+        then, with the GIL released, each row is its context's content hash and probe, a few table probes and the
+        kernel.  Rows with a string, context or combination not in the tables
         yet, an unusual context, or a candidate that needs a residual check (and no decision kept for the row, see
         ``_remember``) are decided afterwards with the GIL, which also puts what they found in the tables.
         ``check_at(p, a, r, i, which)`` checks the strings of row ``i`` that have no entry (``which``: 1 the
@@ -1897,7 +1899,7 @@ cdef class Core:
         ``check_all(principals, actions, resources)`` runs first, so the error is the one a check of every row's
         strings before any context gives.
         """
-        cdef Py_ssize_t n = stop - start, j, slow, used = 0, cap = 0, m
+        cdef Py_ssize_t n = stop - start, j, slow = 0, used, cap = 2 * _BLOCK + _GATHER_MAX, m, b0, b1
         if out.shape[0] != n or start < 0 or n < 0 or (n and not (len(principals) >= stop and
                                                                   len(actions) >= stop and len(resources) >= stop)):
             raise ValueError("column lengths differ")
@@ -1912,49 +1914,57 @@ cdef class Core:
         cdef PyObject **P = _csrc.lxa_list_items(<PyObject *>principals) + start
         cdef PyObject **A = _csrc.lxa_list_items(<PyObject *>actions) + start
         cdef PyObject **R = _csrc.lxa_list_items(<PyObject *>resources) + start
-        cdef _csrc.lxa_pair *kv = NULL   # the gathered rows' items, copied
+        cdef _csrc.lxa_pair *kv = NULL   # a block's gathered items, copied (one buffer for every block)
         cdef _csrc.lxa_pair *grown
-        cdef int64_t *kpos = NULL     # row -> (first item's index in kv) << 8 | item count, or -1
+        cdef int64_t *kpos = NULL     # block row -> (first item's index in kv) << 8 | item count, or -1
+        cdef bint listed = type(contexts) is list
         try:
-            if contexts is None:
-                for j in range(n):
-                    cs[j] = empty
-            elif type(contexts) is list:
-                kpos = <int64_t *>malloc(n * sizeof(int64_t))
-                if kpos == NULL:
+            if listed:
+                kv = <_csrc.lxa_pair *>malloc(cap * sizeof(_csrc.lxa_pair))
+                kpos = <int64_t *>malloc(_BLOCK * sizeof(int64_t))
+                if kv == NULL or kpos == NULL:
                     raise MemoryError()
-                for j in range(n):
-                    kpos[j] = -1
-                    raw = _row_at(contexts, start + j)  # held while it is used
-                    if raw is None:
+            # Blocks of rows: each gathers its contexts with the GIL, then is decided without it; the buffers stay
+            # small (in cache when the block reads them) and are reused.
+            for b0 in range(0, n, _BLOCK):
+                b1 = min(n, b0 + _BLOCK)
+                used = 0
+                if contexts is None:
+                    for j in range(b0, b1):
                         cs[j] = empty
-                        continue
-                    if type(raw) is dict and len(<dict>raw):
-                        if used + _GATHER_MAX > cap:
-                            cap = 2 * cap + 4 * _GATHER_MAX
-                            grown = <_csrc.lxa_pair *>realloc(kv, cap * sizeof(_csrc.lxa_pair))
-                            if grown == NULL:
-                                raise MemoryError()
-                            kv = grown
-                        m = _copy_items(<dict>raw, &kv[used])
-                        if m > 0:
-                            kpos[j] = (used << 8) | m
-                            used += m
-                            cs[j] = 0
+                elif listed:
+                    for j in range(b0, b1):
+                        kpos[j - b0] = -1
+                        raw = _row_at(contexts, start + j)  # held while it is used
+                        if raw is None:
+                            cs[j] = empty
                             continue
-                    cs[j] = self._stable_serial(raw, start + j)
-            else:
-                for j in range(n):
-                    cs[j] = self._stable_serial(_row_at(contexts, start + j), start + j)
-            if n >= 64:
-                with nogil:
-                    slow = self._fast_rows(P, A, R, &cs[0], kv, kpos, &out[0], n)
-            else:
-                slow = self._fast_rows(P, A, R, &cs[0], kv, kpos, &out[0], n)
+                        if type(raw) is dict and len(<dict>raw):
+                            if used + _GATHER_MAX > cap:
+                                cap = 2 * cap
+                                grown = <_csrc.lxa_pair *>realloc(kv, cap * sizeof(_csrc.lxa_pair))
+                                if grown == NULL:
+                                    raise MemoryError()
+                                kv = grown
+                            m = _copy_items(<dict>raw, &kv[used])
+                            if m > 0:
+                                kpos[j - b0] = (used << 8) | m
+                                used += m
+                                cs[j] = 0
+                                continue
+                        cs[j] = self._stable_serial(raw, start + j)
+                else:
+                    for j in range(b0, b1):
+                        cs[j] = self._stable_serial(_row_at(contexts, start + j), start + j)
+                if b1 - b0 >= 64:
+                    with nogil:
+                        slow += self._fast_rows(P + b0, A + b0, R + b0, &cs[b0], kv, kpos, &out[b0], b1 - b0)
+                else:
+                    slow += self._fast_rows(P + b0, A + b0, R + b0, &cs[b0], kv, kpos, &out[b0], b1 - b0)
             if slow:
                 for j in range(n):
                     if out[j] == _SLOW:
-                        if kpos != NULL and kpos[j] >= 0 and cs[j] == 0:
+                        if cs[j] == 0 and contexts is not None:
                             # a dict context not in the table yet: its serial (and its record) is made here
                             cs[j] = self._stable_serial(_row_at(contexts, start + j), start + j)
                         out[j] = self._slow_row(resolver, principals[start + j], actions[start + j],
