@@ -53,7 +53,7 @@ from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_GET_LENGTH, PyUnico
 
 cimport cython
 from cpython.unicode cimport PyUnicode_CheckExact
-from cpython.dict cimport PyDict_Next
+from cpython.dict cimport PyDict_Copy, PyDict_Next
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject, PyObject_Hash
@@ -1079,6 +1079,8 @@ cdef class Core:
         Context = _Context
         if raw is None:
             raw = {}
+        elif type(raw) is dict:
+            raw = PyDict_Copy(raw)  # read once: building the Context runs Python code (another thread may change raw)
         cdef bint plain = type(raw) is dict
         cdef tuple key = None
         if not plain and isinstance(raw, Context):
@@ -1285,15 +1287,20 @@ cdef class Core:
         return kept.entry if kept is not None else self.context_entry(raw, i)
 
     cdef _CtxKept _ctx_kept(self, dict raw, uint64_t h, Py_ssize_t i):
-        """The table record of a dict of str to str with content hash ``h`` (made and put in the table on a miss);
-        None when another content holds the hash or the table is full (the caller asks ``context_entry``)."""
+        """The table record of a dict of str to str with content hash ``h`` (made and put in the table on a miss,
+        from a copy of ``raw``: the record is of the content ``raw`` had then); None when another content holds the
+        hash or the table is full (the caller asks ``context_entry``)."""
         cdef const _csrc.lxa_ctx_rec *hit = _csrc.lxa_ctab_get(&self.t_c, h)
         cdef _CtxKept kept
         if hit != NULL:
             kept = <_CtxKept>hit.owner
             return kept if _kept_same(raw, kept) else None
-        entry = self.context_entry(raw, i)
-        kept = _kept_of(raw)
+        # Making the entry runs Python code, during which another thread may change the caller's dict: the record
+        # is made from one copy (taken before any Python code runs), so its items, hash and entry agree.
+        cdef dict snap = PyDict_Copy(raw)
+        h = _dict_hash(snap)
+        entry = self.context_entry(snap, i)
+        kept = _kept_of(snap)
         kept.entry = entry
         kept.rec.serial = <uint64_t>(<Py_ssize_t>entry[1])
         cdef int r = _csrc.lxa_ctab_put(&self.t_c, h, &kept.rec)
@@ -1607,6 +1614,14 @@ cdef class Core:
                 d = self._probe(<PyObject *>principal_arn, <PyObject *>action, <PyObject *>resource_arn, cs)
                 if d >= 0:
                     return d == DEC_ALLOW
+            if type(context) is dict:
+                # the slow path runs Python code: it decides one copy of the caller's dict, under that copy's serial
+                context = PyDict_Copy(context)
+                try:
+                    cs = self._stable_serial(context, 0)
+                except _RequestError:
+                    cs = 0
+            if cs:
                 return self._decide_stable(self.resolver, principal_arn, action, resource_arn, context, cs,
                                            self.check_row) == DEC_ALLOW
         return self._decide(self.resolver, principal_arn, action, resource_arn, context, self.check_row) == DEC_ALLOW
@@ -1964,13 +1979,16 @@ cdef class Core:
             if slow:
                 for j in range(n):
                     if out[j] == _SLOW:
-                        if cs[j] == 0 and contexts is not None:
-                            # a dict context not in the table yet: its serial (and its record) is made here
-                            cs[j] = self._stable_serial(_row_at(contexts, start + j), start + j)
+                        raw = None
+                        if contexts is not None:
+                            # one copy of the row's dict for its serial (made here when not in the table yet) and
+                            # its decision: the caller's dict may have changed since it was gathered
+                            raw = _row_at(contexts, start + j)
+                            if type(raw) is dict:
+                                raw = PyDict_Copy(raw)
+                            cs[j] = self._stable_serial(raw, start + j)
                         out[j] = self._slow_row(resolver, principals[start + j], actions[start + j],
-                                                resources[start + j],
-                                                _row_at(contexts, start + j) if contexts is not None else None,
-                                                cs[j], start + j, check_at)
+                                                resources[start + j], raw, cs[j], start + j, check_at)
         except _RequestError:
             check_all(principals, actions, resources)
             raise
