@@ -24,6 +24,19 @@ ALIAS = f"arn:aws:lex:us-east-1:{ACCT}:bot-alias/OrderFlowers/prod"
 UNSEEN_BOT = f"arn:aws:lex:eu-west-1:{ACCT}:bot/NeverSeen"
 
 
+def _if_equals(effect, action, key, value):
+    """A statement of ``effect`` on ``action`` and any resource when context ``key`` equals ``value``."""
+    return {"effect": effect, "action": (action,), "resource": ("*",),
+            "condition": (clause("StringEquals", key, value),)}
+
+
+def _alice_with(*statements):
+    """A policy set of ALICE alone, with one identity policy of ``statements``."""
+    ps = PolicySet()
+    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(*statements))])
+    return ps
+
+
 @pytest.fixture(scope="module")
 def engine():
     return _fresh_engine()
@@ -237,8 +250,7 @@ def _fresh_engine():
         {"effect": "Allow", "action": ("lex:Recognize*", "lex:Describe*"), "resource": ("arn:aws:lex:*:*:bot*",)},
         {"effect": "Deny", "action": ("lex:DescribeBotAlias",), "resource": ("*",),
          "condition": (clause("StringNotEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
-        {"effect": "Allow", "action": ("lex:DeleteBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),)},
+        _if_equals("Allow", "lex:DeleteBot", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),
         {"effect": "Allow", "action": ("lex:UpdateBot",), "resource": (f"arn:aws:lex:*:{ACCT}:bot/${{aws:username}}*",)},
         {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
          "condition": (clause("Bool", "aws:SecureTransport", "true"),)},
@@ -363,8 +375,7 @@ def test_callers_of_one_layout_and_kind_share_a_bundle_and_answer_as_the_referen
 def test_environments_whose_tag_conditions_agree_share_one_tag_row():
     ps = PolicySet()
     ps.add_principal(ALICE, policies=[NamedPolicy("alice-tags", doc(
-        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "ml"),)}))])
+        _if_equals("Allow", "lex:*", "aws:ResourceTag/team", "ml")))])
     core = ps.compile()._core
     # the tag index decides aws:ResourceTag/team = ml; aws:SourceIp changes the environment, not its tag row
     a = core.env_of(Context({"aws:ResourceTag/team": "ml", "aws:SourceIp": "10.0.0.1"}), ())
@@ -387,8 +398,7 @@ def test_contexts_that_hold_every_tag_key_of_a_family_answer_as_the_reference_fo
         {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
          "condition": (clause("StringEquals", "aws:PrincipalTag/team", "ml"),
                        clause("StringLike", "aws:ResourceTag/team", "m*"))},
-        {"effect": "Deny", "action": ("lex:DeleteBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:PrincipalTag/level", "junior"),)}))
+        _if_equals("Deny", "lex:DeleteBot", "aws:PrincipalTag/level", "junior")))
     users = [(f"arn:aws:iam::{ACCT}:user/t{i}", tags) for i, tags in enumerate(
         [{"team": "ml", "level": "junior"}, {"team": "ops"}, {}, {"team": "ml", "level": "senior"}])]
     for arn, tags in users:
@@ -427,14 +437,10 @@ def test_contexts_found_by_content_tell_near_values_apart_on_every_path():
     # A small dict context is kept by content with its values inline (up to four items, values up to 24 bytes of
     # code units); longer values, non-ASCII ones, more items and other keys are compared through the stored
     # objects. Contexts that differ in one code unit, in length, in kind or in a key must never share an answer.
-    ps = PolicySet()
-    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
-        {"effect": "Allow", "action": ("lex:*",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "ml-team-0123456789abcdefg"),)},
-        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "m\u00e9"),)},
-        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:username", "\U0001f600x"),)}))])
+    ps = _alice_with(
+        _if_equals("Allow", "lex:*", "aws:ResourceTag/team", "ml-team-0123456789abcdefg"),
+        _if_equals("Allow", "lex:GetBot", "aws:ResourceTag/team", "m\u00e9"),
+        _if_equals("Allow", "lex:ListBots", "aws:username", "\U0001f600x"))
     long = "ml-team-0123456789abcdefg"  # 25 bytes: past the inline limit
     contexts = [{"aws:ResourceTag/team": v} for v in (long, long[:-1] + "h", long[:-1], long + "g", "m\u00e9", "me",
                                                        "m\u00e8", "ml", "")]
@@ -489,14 +495,10 @@ def test_batch_rows_find_their_context_by_a_copy_of_its_items_as_the_dict_itself
     # that of a near one. Longer values and more than eight items are not copied (those rows ask with the GIL).
     from lexauthz._engine import _found_by_copy
 
-    ps = PolicySet()
-    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
-        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "m\u00e9"),)},
-        {"effect": "Allow", "action": ("lex:ListBots",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:username", "\U0001f600x"),)},
-        {"effect": "Deny", "action": ("lex:GetBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:PrincipalTag/level", "0123456789abcdefghijklm"),)}))])
+    ps = _alice_with(
+        _if_equals("Allow", "lex:GetBot", "aws:ResourceTag/team", "m\u00e9"),
+        _if_equals("Allow", "lex:ListBots", "aws:username", "\U0001f600x"),
+        _if_equals("Deny", "lex:GetBot", "aws:PrincipalTag/level", "0123456789abcdefghijklm"))
     values = ["m\u00e9", "me", "\U0001f600x", "\U0001f600y", "x" * 24, "0123456789abcdefghijklm",
               "0123456789abcdefghijklmn", "\u4e2d" * 12, "\u4e2d" * 13, ""]
     contexts = [{"aws:ResourceTag/team": v} for v in values]
@@ -536,12 +538,9 @@ def test_contexts_changed_by_another_thread_during_a_batch_give_one_of_their_con
     # A batch copies each dict context's items with the GIL and compares the copy without it: a thread that changes
     # the dicts meanwhile (values swapped for fresh strings, keys added and removed) must never make a row read a
     # freed string or mix two contents. Each row answers as the reference does for one of the contents its dict had.
-    ps = PolicySet()
-    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
-        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "ml"),)},
-        {"effect": "Deny", "action": ("lex:GetBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:PrincipalTag/level", "intern"),)}))])
+    ps = _alice_with(
+        _if_equals("Allow", "lex:GetBot", "aws:ResourceTag/team", "ml"),
+        _if_equals("Deny", "lex:GetBot", "aws:PrincipalTag/level", "intern"))
     contents = [{"aws:ResourceTag/team": "ml"}, {"aws:ResourceTag/team": "ops"},
                 {"aws:ResourceTag/team": "ml", "aws:PrincipalTag/level": "intern"}]
     answer = [w.decision for w in reference_responses(ps, [(ALICE, "lex:GetBot", BOT, c) for c in contents])]
@@ -589,10 +588,8 @@ def test_a_contexts_list_emptied_by_another_thread_during_a_batch_fails_the_batc
     # The contexts column is the caller's own list (it is not copied). Making a context not seen before runs
     # Python code, so another thread may empty the list meanwhile: the batch must then raise and leave every row
     # ERROR, never read past the list's end. (With resource accounts the batch is encoded first: the same rule.)
-    ps = PolicySet()
-    ps.add_principal(ALICE, policies=[NamedPolicy("by-team", doc(
-        {"effect": "Allow", "action": ("lex:GetBot",), "resource": ("*",),
-         "condition": (clause("StringEquals", "aws:ResourceTag/team", "t1"),)}))])
+    ps = _alice_with(
+        _if_equals("Allow", "lex:GetBot", "aws:ResourceTag/team", "t1"))
     engine = ps.compile()
     n = 60_000
     outcomes = []
