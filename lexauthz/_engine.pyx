@@ -49,13 +49,9 @@ object.
 """
 
 cimport cython
-from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
-
-cimport cython
-from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.dict cimport PyDict_Copy, PyDict_Next
 from cpython.tuple cimport PyTuple_GET_ITEM
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject, PyObject_Hash
 from libc.stdint cimport SIZE_MAX, UINT64_MAX, int16_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
